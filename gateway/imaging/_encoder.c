@@ -1,0 +1,825 @@
+/*
+ * Streaming row codecs for the gateway's image encoder.
+ *
+ * A Codec takes raw SANE rows (any byte count per feed call, rows may be
+ * split across calls) and returns the encoded bytes that are ready.  It
+ * produces only the part of a file that depends on the pixels:
+ *
+ *   png   zlib stream split into IDAT chunks, then IEND
+ *   jpeg  a complete JPEG file (libjpeg writes its own headers)
+ *   dib   BMP pixel rows, top-down, each padded to 4 bytes
+ *   raw   packed rows as TIFF stores them uncompressed
+ *
+ * File headers that only need the image size (PNG IHDR, BMP and TIFF
+ * headers) are built in Python, which lets the height be supplied after
+ * the last row when the scanner did not know it in advance.
+ *
+ * All work on pixels runs without the GIL.  Memory is bounded by a few
+ * rows plus the codec state plus the output of a single feed call.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+#include <zlib.h>
+
+#define IDAT_SIZE 65536
+#define JPEG_BUF_SIZE 65536
+#define OUT_KEEP_LIMIT (1 << 20)
+#define JPEG_MAX_DIM 65500
+
+enum kind { K_PNG, K_JPEG, K_DIB, K_RAW };
+enum state { S_OPEN, S_FINISHED, S_FAILED, S_CLOSED };
+
+static PyObject *EncoderError;
+
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+} Buf;
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+} JpegErr;
+
+typedef struct {
+    PyObject_HEAD
+    int kind, state, busy, close_pending;
+    int width, channels, depth;
+    long long height; /* -1: not known, the caller writes the header later */
+    long long rows;
+    Py_ssize_t in_bpl, packed, out_rb;
+
+    unsigned char *partial; /* a row split across feed calls */
+    Py_ssize_t partial_len;
+    unsigned char *conv; /* one converted output row */
+    Buf out;
+    int err_nomem;
+    char errmsg[JMSG_LENGTH_MAX + 96];
+
+    /* png */
+    z_stream z;
+    int z_live, bpp;
+    unsigned char *cur, *prev, *fsub, *fup, *idat;
+
+    /* jpeg */
+    struct jpeg_compress_struct cinfo;
+    JpegErr jerr;
+    struct jpeg_destination_mgr dest;
+    int j_live;
+    unsigned char *jbuf;
+} Codec;
+
+/* ---------------------------------------------------------------- output */
+
+static int
+buf_put(Buf *b, const void *src, size_t n)
+{
+    if (b->cap - b->len < n) {
+        size_t need = b->len + n, cap = b->cap ? b->cap : 65536;
+        unsigned char *p;
+        if (need < b->len)
+            return -1;
+        while (cap < need) {
+            if (cap > SIZE_MAX / 2) {
+                cap = need;
+                break;
+            }
+            cap *= 2;
+        }
+        p = realloc(b->data, cap);
+        if (!p)
+            return -1;
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+static int
+fail(Codec *c, const char *msg)
+{
+    snprintf(c->errmsg, sizeof c->errmsg, "%s", msg);
+    return -1;
+}
+
+static int
+fail_nomem(Codec *c)
+{
+    c->err_nomem = 1;
+    return fail(c, "out of memory");
+}
+
+static int
+put(Codec *c, const void *src, size_t n)
+{
+    return buf_put(&c->out, src, n) < 0 ? fail_nomem(c) : 0;
+}
+
+static void
+be32(unsigned char *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+/* ------------------------------------------------------------------- png */
+
+static int
+png_chunk(Codec *c, const char *type, const unsigned char *data, uint32_t n)
+{
+    unsigned char head[8], tail[4];
+    uLong crc = crc32(0L, (const Bytef *)type, 4);
+    if (n)
+        crc = crc32(crc, data, n);
+    be32(head, n);
+    memcpy(head + 4, type, 4);
+    be32(tail, (uint32_t)crc);
+    if (put(c, head, 8) < 0 || (n && put(c, data, n) < 0) || put(c, tail, 4) < 0)
+        return -1;
+    return 0;
+}
+
+/* Pushes input through deflate; a full output buffer becomes one IDAT. */
+static int
+png_deflate(Codec *c, const unsigned char *src, size_t n, int flush)
+{
+    int rc;
+    c->z.next_in = (Bytef *)src;
+    c->z.avail_in = (uInt)n;
+    for (;;) {
+        rc = deflate(&c->z, flush);
+        if (rc == Z_STREAM_ERROR)
+            return fail(c, "zlib: deflate failed");
+        if (c->z.avail_out == 0) {
+            if (png_chunk(c, "IDAT", c->idat, IDAT_SIZE) < 0)
+                return -1;
+            c->z.next_out = c->idat;
+            c->z.avail_out = IDAT_SIZE;
+            continue;
+        }
+        if (flush == Z_FINISH ? rc == Z_STREAM_END : c->z.avail_in == 0)
+            return 0;
+    }
+}
+
+static void
+png_convert(Codec *c, const unsigned char *in, unsigned char *o)
+{
+    Py_ssize_t i, n = c->packed;
+    if (c->depth == 1) {
+        /* SANE lineart: 1 = black; PNG grey: 0 = black. */
+        for (i = 0; i < n; i++)
+            o[i] = (unsigned char)~in[i];
+        if (c->width % 8)
+            o[n - 1] &= (unsigned char)(0xFF << (8 - c->width % 8));
+    }
+    else if (c->depth == 16 && PY_LITTLE_ENDIAN) {
+        for (i = 0; i + 1 < n; i += 2) {
+            o[i] = in[i + 1];
+            o[i + 1] = in[i];
+        }
+    }
+    else {
+        memcpy(o, in, n);
+    }
+}
+
+/*
+ * Filters a row with None, Sub and Up and deflates the one whose bytes,
+ * read as signed, have the smallest sum of magnitudes.
+ */
+static int
+png_row(Codec *c, const unsigned char *in)
+{
+    unsigned char *cur = c->cur + 1, *prev = c->prev + 1;
+    unsigned char *fs = c->fsub + 1, *fu = c->fup + 1, *best, *tmp;
+    Py_ssize_t i, n = c->packed, bpp = c->bpp;
+    unsigned long s_none = 0, s_sub = 0, s_up = 0;
+
+    png_convert(c, in, cur);
+    for (i = 0; i < n; i++) {
+        unsigned char v = cur[i];
+        unsigned char a = i >= bpp ? cur[i - bpp] : 0;
+        unsigned char s = (unsigned char)(v - a), u = (unsigned char)(v - prev[i]);
+        fs[i] = s;
+        fu[i] = u;
+        s_none += v < 128 ? v : 256 - v;
+        s_sub += s < 128 ? s : 256 - s;
+        s_up += u < 128 ? u : 256 - u;
+    }
+    best = c->cur;
+    if (s_sub < s_none && s_sub <= s_up)
+        best = c->fsub;
+    else if (s_up < s_none && s_up < s_sub)
+        best = c->fup;
+    if (png_deflate(c, best, (size_t)n + 1, Z_NO_FLUSH) < 0)
+        return -1;
+    tmp = c->prev;
+    c->prev = c->cur;
+    c->cur = tmp;
+    return 0;
+}
+
+static int
+png_finish(Codec *c)
+{
+    Py_ssize_t left;
+    if (png_deflate(c, NULL, 0, Z_FINISH) < 0)
+        return -1;
+    left = IDAT_SIZE - c->z.avail_out;
+    if (left && png_chunk(c, "IDAT", c->idat, (uint32_t)left) < 0)
+        return -1;
+    return png_chunk(c, "IEND", NULL, 0);
+}
+
+static int
+png_setup(Codec *c, int level)
+{
+    size_t n = (size_t)c->packed + 1;
+    c->bpp = c->depth == 1 ? 1 : c->channels * c->depth / 8;
+    c->cur = calloc(n, 1);
+    c->prev = calloc(n, 1);
+    c->fsub = malloc(n);
+    c->fup = malloc(n);
+    c->idat = malloc(IDAT_SIZE);
+    if (!c->cur || !c->prev || !c->fsub || !c->fup || !c->idat)
+        return fail_nomem(c);
+    c->fsub[0] = 1;
+    c->fup[0] = 2;
+    memset(&c->z, 0, sizeof c->z);
+    switch (deflateInit2(&c->z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY)) {
+    case Z_OK:
+        break;
+    case Z_MEM_ERROR:
+        return fail_nomem(c);
+    default:
+        return fail(c, "zlib: cannot initialise deflate");
+    }
+    c->z_live = 1;
+    c->z.next_out = c->idat;
+    c->z.avail_out = IDAT_SIZE;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ jpeg */
+
+static void
+jpeg_fail_exit(j_common_ptr cinfo)
+{
+    Codec *c = cinfo->client_data;
+    char msg[JMSG_LENGTH_MAX];
+    cinfo->err->format_message(cinfo, msg);
+    snprintf(c->errmsg, sizeof c->errmsg, "libjpeg: %s", msg);
+    if (cinfo->err->msg_code == JERR_OUT_OF_MEMORY)
+        c->err_nomem = 1;
+    longjmp(((JpegErr *)cinfo->err)->jump, 1);
+}
+
+static void
+jpeg_quiet(j_common_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static void
+jdest_init(j_compress_ptr cinfo)
+{
+    Codec *c = cinfo->client_data;
+    c->dest.next_output_byte = c->jbuf;
+    c->dest.free_in_buffer = JPEG_BUF_SIZE;
+}
+
+static boolean
+jdest_empty(j_compress_ptr cinfo)
+{
+    Codec *c = cinfo->client_data;
+    if (buf_put(&c->out, c->jbuf, JPEG_BUF_SIZE) < 0)
+        ERREXIT(cinfo, JERR_OUT_OF_MEMORY);
+    jdest_init(cinfo);
+    return TRUE;
+}
+
+/* Also used between feeds, so that compressed bytes leave as soon as made. */
+static void
+jdest_term(j_compress_ptr cinfo)
+{
+    Codec *c = cinfo->client_data;
+    size_t n = JPEG_BUF_SIZE - c->dest.free_in_buffer;
+    if (n && buf_put(&c->out, c->jbuf, n) < 0)
+        ERREXIT(cinfo, JERR_OUT_OF_MEMORY);
+    jdest_init(cinfo);
+}
+
+static int
+jpeg_setup(Codec *c, int quality, const unsigned char *app1, Py_ssize_t app1_len,
+           int dpi_x, int dpi_y)
+{
+    j_compress_ptr ci = &c->cinfo;
+    c->jbuf = malloc(JPEG_BUF_SIZE);
+    if (!c->jbuf)
+        return fail_nomem(c);
+    ci->err = jpeg_std_error(&c->jerr.pub);
+    c->jerr.pub.error_exit = jpeg_fail_exit;
+    c->jerr.pub.output_message = jpeg_quiet;
+    c->j_live = 1;
+    if (setjmp(c->jerr.jump))
+        return -1;
+    jpeg_create_compress(ci);
+    ci->client_data = c;
+    c->dest.init_destination = jdest_init;
+    c->dest.empty_output_buffer = jdest_empty;
+    c->dest.term_destination = jdest_term;
+    ci->dest = &c->dest;
+    ci->image_width = (JDIMENSION)c->width;
+    ci->image_height = (JDIMENSION)c->height;
+    ci->input_components = c->channels;
+    ci->in_color_space = c->channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(ci);
+    jpeg_set_quality(ci, quality, TRUE);
+    ci->density_unit = 1;
+    ci->X_density = (UINT16)dpi_x;
+    ci->Y_density = (UINT16)dpi_y;
+    if (app1)
+        ci->write_JFIF_header = FALSE;
+    jpeg_start_compress(ci, TRUE);
+    if (app1)
+        jpeg_write_marker(ci, JPEG_APP0 + 1, app1, (unsigned int)app1_len);
+    return 0;
+}
+
+static void
+jpeg_row(Codec *c, const unsigned char *in)
+{
+    JSAMPROW row = c->conv;
+    Py_ssize_t i, n = (Py_ssize_t)c->width * c->channels;
+    if (c->depth == 8) {
+        row = (JSAMPROW)in; /* libjpeg only reads input rows */
+    }
+    else if (c->depth == 16) {
+        const unsigned char *hi = in + (PY_LITTLE_ENDIAN ? 1 : 0);
+        for (i = 0; i < n; i++)
+            row[i] = hi[2 * i];
+    }
+    else {
+        for (i = 0; i < n; i++)
+            row[i] = (in[i >> 3] & (0x80 >> (i & 7))) ? 0 : 255;
+    }
+    jpeg_write_scanlines(&c->cinfo, &row, 1);
+}
+
+/* ---------------------------------------------------------------- dib/raw */
+
+static void
+dib_row(Codec *c, const unsigned char *in)
+{
+    unsigned char *o = c->conv;
+    Py_ssize_t i, n = c->width;
+    if (c->depth == 1) {
+        memcpy(o, in, c->packed);
+        if (c->width % 8)
+            o[c->packed - 1] &= (unsigned char)(0xFF << (8 - c->width % 8));
+    }
+    else {
+        int step = c->depth / 8, hi = (c->depth == 16 && PY_LITTLE_ENDIAN) ? 1 : 0;
+        if (c->channels == 1) {
+            for (i = 0; i < n; i++)
+                o[i] = in[i * step + hi];
+        }
+        else {
+            for (i = 0; i < n; i++) {
+                const unsigned char *p = in + 3 * i * step + hi;
+                o[3 * i] = p[2 * step];
+                o[3 * i + 1] = p[step];
+                o[3 * i + 2] = p[0];
+            }
+        }
+    }
+}
+
+static void
+raw_row(Codec *c, const unsigned char *in)
+{
+    memcpy(c->conv, in, c->packed);
+    if (c->depth == 1 && c->width % 8)
+        c->conv[c->packed - 1] &= (unsigned char)(0xFF << (8 - c->width % 8));
+}
+
+/* ------------------------------------------------------------ row driver */
+
+static int
+emit_row(Codec *c, const unsigned char *row)
+{
+    switch (c->kind) {
+    case K_PNG:
+        return png_row(c, row);
+    case K_JPEG:
+        jpeg_row(c, row);
+        return 0;
+    case K_DIB:
+        dib_row(c, row);
+        return put(c, c->conv, c->out_rb);
+    default:
+        raw_row(c, row);
+        return put(c, c->conv, c->out_rb);
+    }
+}
+
+static int
+feed_rows(Codec *c, const unsigned char *p, Py_ssize_t n)
+{
+    while (n > 0) {
+        const unsigned char *row;
+        if (c->height >= 0 && c->rows >= c->height)
+            return fail(c, "more image data than the declared height");
+        if (c->partial_len == 0 && n >= c->in_bpl) {
+            row = p;
+            p += c->in_bpl;
+            n -= c->in_bpl;
+        }
+        else {
+            Py_ssize_t take = c->in_bpl - c->partial_len;
+            if (take > n)
+                take = n;
+            memcpy(c->partial + c->partial_len, p, take);
+            c->partial_len += take;
+            p += take;
+            n -= take;
+            if (c->partial_len < c->in_bpl)
+                break;
+            c->partial_len = 0;
+            row = c->partial;
+        }
+        if (emit_row(c, row) < 0)
+            return -1;
+        c->rows++;
+    }
+    if (c->kind == K_JPEG)
+        jdest_term(&c->cinfo);
+    return 0;
+}
+
+/* libjpeg reports errors by longjmp, which lands here. */
+static int
+feed_guarded(Codec *c, const unsigned char *p, Py_ssize_t n)
+{
+    if (c->kind == K_JPEG && setjmp(c->jerr.jump))
+        return -1;
+    return feed_rows(c, p, n);
+}
+
+static int
+finish_guarded(Codec *c)
+{
+    switch (c->kind) {
+    case K_PNG:
+        return png_finish(c);
+    case K_JPEG:
+        if (setjmp(c->jerr.jump))
+            return -1;
+        jpeg_finish_compress(&c->cinfo);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void
+release(Codec *c)
+{
+    if (c->z_live) {
+        deflateEnd(&c->z);
+        c->z_live = 0;
+    }
+    if (c->j_live) {
+        jpeg_destroy_compress(&c->cinfo);
+        c->j_live = 0;
+    }
+    free(c->partial);
+    free(c->conv);
+    free(c->out.data);
+    free(c->cur);
+    free(c->prev);
+    free(c->fsub);
+    free(c->fup);
+    free(c->idat);
+    free(c->jbuf);
+    c->partial = c->conv = c->out.data = NULL;
+    c->cur = c->prev = c->fsub = c->fup = c->idat = c->jbuf = NULL;
+    c->out.len = c->out.cap = 0;
+}
+
+static PyObject *
+raise_failure(Codec *c)
+{
+    release(c);
+    c->state = S_FAILED;
+    if (c->err_nomem)
+        return PyErr_NoMemory();
+    PyErr_SetString(EncoderError, c->errmsg);
+    return NULL;
+}
+
+static int
+check_usable(Codec *c)
+{
+    static const char *why[] = {
+        NULL, "encoder already finished", "encoder failed earlier", "encoder is closed"};
+    if (c->busy) {
+        PyErr_SetString(EncoderError, "encoder is in use by another thread");
+        return -1;
+    }
+    if (c->state != S_OPEN) {
+        PyErr_SetString(EncoderError, why[c->state]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the pending output to Python and empties the buffer. */
+static PyObject *
+take_output(Codec *c)
+{
+    PyObject *r = PyBytes_FromStringAndSize((const char *)c->out.data, (Py_ssize_t)c->out.len);
+    if (!r) {
+        release(c);
+        c->state = S_FAILED;
+        return NULL;
+    }
+    c->out.len = 0;
+    if (c->out.cap > OUT_KEEP_LIMIT) {
+        free(c->out.data);
+        c->out.data = NULL;
+        c->out.cap = 0;
+    }
+    return r;
+}
+
+static const char *kind_names[] = {"png", "jpeg", "dib", "raw"};
+
+static PyObject *
+Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"kind", "width", "height", "bytes_per_line", "channels",
+                             "depth", "dpi_x", "dpi_y", "quality", "level", "app1", NULL};
+    const char *kname;
+    int width, channels, depth, dpi_x = 0, dpi_y = 0, quality = 85, level = 1, kind = -1, i;
+    long long height;
+    Py_ssize_t bpl;
+    Py_buffer app1;
+    Codec *c;
+    int rc = 0;
+
+    memset(&app1, 0, sizeof app1);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "siLnii|iiiiy*:Codec", kwlist, &kname, &width,
+                                     &height, &bpl, &channels, &depth, &dpi_x, &dpi_y,
+                                     &quality, &level, &app1))
+        return NULL;
+    for (i = 0; i < 4; i++)
+        if (strcmp(kname, kind_names[i]) == 0)
+            kind = i;
+    if (kind < 0) {
+        PyErr_Format(PyExc_ValueError, "unknown codec %s", kname);
+        goto bad;
+    }
+    if (width <= 0 || height < -1 || (channels != 1 && channels != 3) ||
+        (depth != 1 && depth != 8 && depth != 16) || (depth == 1 && channels != 1)) {
+        PyErr_SetString(PyExc_ValueError, "bad raster layout");
+        goto bad;
+    }
+    if (bpl < ((long long)width * channels * depth + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "bytes_per_line is smaller than one row");
+        goto bad;
+    }
+    if (kind == K_JPEG) {
+        if (height <= 0 || height > JPEG_MAX_DIM || width > JPEG_MAX_DIM) {
+            PyErr_SetString(EncoderError, "JPEG needs a known height; both sides at most 65500");
+            goto bad;
+        }
+        if (quality < 1 || quality > 100 || dpi_x < 0 || dpi_x > 65535 || dpi_y < 0 ||
+            dpi_y > 65535 || (app1.buf && app1.len > 65533)) {
+            PyErr_SetString(PyExc_ValueError, "bad JPEG parameter");
+            goto bad;
+        }
+    }
+    if (kind == K_PNG && (level < 0 || level > 9)) {
+        PyErr_SetString(PyExc_ValueError, "zlib level must be 0..9");
+        goto bad;
+    }
+
+    c = (Codec *)type->tp_alloc(type, 0);
+    if (!c)
+        goto bad;
+    c->kind = kind;
+    c->width = width;
+    c->height = height;
+    c->channels = channels;
+    c->depth = depth;
+    c->in_bpl = bpl;
+    c->packed = ((Py_ssize_t)width * channels * depth + 7) / 8;
+    switch (kind) {
+    case K_DIB:
+        c->out_rb = (((Py_ssize_t)width * channels * (depth == 1 ? 1 : 8) + 31) / 32) * 4;
+        break;
+    case K_JPEG:
+        c->out_rb = (Py_ssize_t)width * channels;
+        break;
+    default:
+        c->out_rb = c->packed;
+    }
+    c->partial = malloc(bpl);
+    c->conv = calloc(c->out_rb, 1);
+    if (!c->partial || !c->conv)
+        rc = fail_nomem(c);
+    else if (kind == K_PNG)
+        rc = png_setup(c, level);
+    else if (kind == K_JPEG)
+        rc = jpeg_setup(c, quality, app1.buf, app1.buf ? app1.len : 0, dpi_x, dpi_y);
+    if (app1.buf)
+        PyBuffer_Release(&app1);
+    if (rc < 0) {
+        raise_failure(c);
+        Py_DECREF(c);
+        return NULL;
+    }
+    return (PyObject *)c;
+bad:
+    if (app1.buf)
+        PyBuffer_Release(&app1);
+    return NULL;
+}
+
+static void
+Codec_dealloc(Codec *c)
+{
+    release(c);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyObject *
+Codec_feed(Codec *c, PyObject *arg)
+{
+    Py_buffer view;
+    int rc;
+    if (check_usable(c) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    c->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = feed_guarded(c, view.buf, view.len);
+    Py_END_ALLOW_THREADS
+    c->busy = 0;
+    PyBuffer_Release(&view);
+    if (c->close_pending) {
+        release(c);
+        c->state = S_CLOSED;
+        PyErr_SetString(EncoderError, "encoder was closed during feed");
+        return NULL;
+    }
+    if (rc < 0)
+        return raise_failure(c);
+    return take_output(c);
+}
+
+static PyObject *
+Codec_finish(Codec *c, PyObject *unused)
+{
+    int rc;
+    char msg[160];
+    (void)unused;
+    if (check_usable(c) < 0)
+        return NULL;
+    if (c->partial_len) {
+        snprintf(msg, sizeof msg, "last row incomplete: %zd of %zd bytes", c->partial_len,
+                 c->in_bpl);
+        fail(c, msg);
+        return raise_failure(c);
+    }
+    if (c->rows < (c->height < 0 ? 1 : c->height)) {
+        snprintf(msg, sizeof msg, "image ended after %lld of %lld rows", c->rows,
+                 c->height < 0 ? 1 : c->height);
+        fail(c, msg);
+        return raise_failure(c);
+    }
+    c->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = finish_guarded(c);
+    Py_END_ALLOW_THREADS
+    c->busy = 0;
+    if (rc < 0 || c->close_pending) {
+        if (c->close_pending)
+            fail(c, "encoder was closed during finish");
+        return raise_failure(c);
+    }
+    {
+        PyObject *r = take_output(c);
+        if (r) {
+            release(c);
+            c->state = S_FINISHED;
+        }
+        return r;
+    }
+}
+
+static PyObject *
+Codec_close(Codec *c, PyObject *unused)
+{
+    (void)unused;
+    if (c->busy) {
+        c->close_pending = 1;
+    }
+    else {
+        release(c);
+        if (c->state == S_OPEN)
+            c->state = S_CLOSED;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Codec_get_rows(Codec *c, void *unused)
+{
+    (void)unused;
+    return PyLong_FromLongLong(c->rows);
+}
+
+static PyObject *
+Codec_get_out_rb(Codec *c, void *unused)
+{
+    (void)unused;
+    return PyLong_FromSsize_t(c->out_rb);
+}
+
+static PyMethodDef Codec_methods[] = {
+    {"feed", (PyCFunction)Codec_feed, METH_O,
+     "feed(data) -> bytes: take raw bytes, return the encoded bytes ready now."},
+    {"finish", (PyCFunction)Codec_finish, METH_NOARGS,
+     "finish() -> bytes: flush everything; fails if rows are missing."},
+    {"close", (PyCFunction)Codec_close, METH_NOARGS,
+     "close(): free all codec memory; idempotent."},
+    {NULL},
+};
+
+static PyGetSetDef Codec_getset[] = {
+    {"rows", (getter)Codec_get_rows, NULL, "complete rows taken so far", NULL},
+    {"output_row_bytes", (getter)Codec_get_out_rb, NULL, "bytes per converted row", NULL},
+    {NULL},
+};
+
+static PyTypeObject CodecType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gateway.imaging._encoder.Codec",
+    .tp_doc = "Codec(kind, width, height, bytes_per_line, channels, depth, dpi_x=0, dpi_y=0, "
+              "quality=85, level=1, app1=None): streaming row codec; height -1 = not known.",
+    .tp_basicsize = sizeof(Codec),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = Codec_new,
+    .tp_dealloc = (destructor)Codec_dealloc,
+    .tp_methods = Codec_methods,
+    .tp_getset = Codec_getset,
+};
+
+static struct PyModuleDef encoder_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "gateway.imaging._encoder",
+    .m_doc = "Streaming PNG/JPEG/BMP/raw row codecs (see gateway.imaging).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__encoder(void)
+{
+    PyObject *m;
+    if (PyType_Ready(&CodecType) < 0)
+        return NULL;
+    m = PyModule_Create(&encoder_module);
+    if (!m)
+        return NULL;
+    EncoderError = PyErr_NewExceptionWithDoc(
+        "gateway.imaging.EncoderError",
+        "The image cannot be encoded as asked, or the data fed does not fit the raster.",
+        PyExc_Exception, NULL);
+    if (!EncoderError || PyModule_AddObjectRef(m, "EncoderError", EncoderError) < 0 ||
+        PyModule_AddObjectRef(m, "Codec", (PyObject *)&CodecType) < 0) {
+        Py_CLEAR(EncoderError);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,292 @@
+"""Streaming encoders for scanned pages, chosen by WSD format name.
+
+Raw rows go in as the scanner delivers them and file bytes come out as
+soon as the codec has them, so a page can be sent while it is scanned and
+memory stays bounded by a few rows whatever the page size.
+
+When the scanner does not know the page height (RasterSpec.height None)
+the file cannot start until the last row is in: PNG, BMP and TIFF need the
+height in their headers and libjpeg needs it before the first row.  Such
+encoders return nothing from feed() and keep their data in an anonymous
+temporary file instead of memory: PNG, BMP and TIFF spool their encoded
+pixel data (compression still overlaps the scan), JPEG spools the raw rows
+and compresses them at finish.  finish_chunks() then streams the file out
+without holding it in memory; finish() returns it whole.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from typing import Iterator
+
+from . import _encoder, headers
+
+EncoderError = _encoder.EncoderError
+
+JPEG_MAX_DIMENSION = 65500
+PNG_ZLIB_LEVEL = 1
+_LAYOUTS = frozenset({(1, 1), (1, 8), (1, 16), (3, 8), (3, 16)})
+
+
+@dataclass(frozen=True)
+class RasterSpec:
+    """Geometry of the raw rows as SANE delivers them.
+
+    16-bit samples are in the machine's byte order; 1-bit rows are MSB
+    first with 1 = black.  height is None when the scanner cannot tell in
+    advance.  Bytes beyond the packed row within bytes_per_line are dropped.
+    """
+
+    width: int
+    height: int | None
+    bytes_per_line: int
+    channels: int
+    depth: int
+    dpi_x: int
+    dpi_y: int
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or (self.height is not None and self.height < 1):
+            raise ValueError(f"image size must be positive, not {self.width} x {self.height}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if self.depth not in (1, 8, 16):
+            raise ValueError(f"depth must be 1, 8 or 16, not {self.depth}")
+        if self.bytes_per_line < self.packed_bytes_per_line:
+            raise ValueError(f"bytes_per_line {self.bytes_per_line} is less than the "
+                             f"{self.packed_bytes_per_line} bytes of one row")
+        if self.dpi_x < 1 or self.dpi_y < 1:
+            raise ValueError(f"resolution must be positive, not {self.dpi_x} x {self.dpi_y}")
+
+    @property
+    def packed_bytes_per_line(self) -> int:
+        return (self.width * self.channels * self.depth + 7) // 8
+
+
+@dataclass(frozen=True)
+class _Format:
+    codec: str  # kind of _encoder.Codec
+    content_type: str
+    compressed: bool
+
+
+_FORMATS = {
+    "png": _Format("png", "image/png", True),
+    "jfif": _Format("jpeg", "image/jpeg", True),
+    "exif": _Format("jpeg", "image/jpeg", True),
+    "dib": _Format("dib", "image/bmp", False),
+    "tiff-single-uncompressed": _Format("raw", "image/tiff", False),
+}
+
+
+def supported_formats() -> tuple[str, ...]:
+    """WSD Format names that create_encoder accepts."""
+    return tuple(_FORMATS)
+
+
+def can_encode(fmt: str, channels: int, depth: int) -> bool:
+    return fmt in _FORMATS and (channels, depth) in _LAYOUTS
+
+
+def create_encoder(fmt: str, spec: RasterSpec, quality: int = 85) -> Encoder:
+    """An encoder for one page.
+
+    EncoderError when the format or layout is not supported or the page is
+    too big for the format; ValueError for a quality outside 1..100.
+    quality only affects jfif and exif.
+    """
+    if fmt not in _FORMATS:
+        raise EncoderError(f"format {fmt!r} is not supported; choose from "
+                           + ", ".join(supported_formats()))
+    if not can_encode(fmt, spec.channels, spec.depth):
+        raise EncoderError(f"{fmt} cannot hold {spec.channels} channel(s) of {spec.depth} bit(s)")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1..100, not {quality}")
+    return Encoder(fmt, spec, quality)
+
+
+class Encoder:
+    """Turns the raw rows of one page into one image file, piece by piece.
+
+    Made by create_encoder.  Feeding more rows than the known height is an
+    EncoderError (the extra data is not silently dropped), as is finishing
+    with fewer rows or with a partial last row.  After any error the
+    encoder is closed.
+    """
+
+    def __init__(self, fmt: str, spec: RasterSpec, quality: int) -> None:
+        info = _FORMATS[fmt]
+        self.format = fmt
+        self.spec = spec
+        self.content_type = info.content_type
+        self.compressed = info.compressed
+        self._kind = info.codec
+        self._quality = quality
+        self._state = "open"
+        self._codec = None
+        self._spool = None
+        self._spooled = 0
+        self._head = b""
+        self.output_bytes_per_line = {
+            "dib": ((spec.width * (1 if spec.depth == 1 else 8 * spec.channels) + 31) // 32) * 4,
+            "raw": spec.packed_bytes_per_line,
+        }.get(self._kind, 0)
+        if self._kind == "jpeg":
+            if spec.width > JPEG_MAX_DIMENSION:
+                raise EncoderError(f"JPEG is limited to {JPEG_MAX_DIMENSION} pixels per line")
+            if max(spec.dpi_x, spec.dpi_y) > 0xFFFF:
+                raise EncoderError("JPEG density is limited to 65535 dpi")
+        if spec.height is None:
+            self._spool = tempfile.TemporaryFile(prefix="gateway-page-")
+            if self._kind != "jpeg":
+                self._codec = self._new_codec(-1)
+        else:
+            self._check_height(spec.height)
+            self._codec = self._new_codec(spec.height)
+            self._head = self._header(spec.height)
+
+    def _max_rows(self) -> int:
+        if self._kind == "jpeg":
+            return JPEG_MAX_DIMENSION
+        if self._kind == "dib":
+            return headers.bmp_max_rows(self.spec.channels, self.spec.depth,
+                                        self.output_bytes_per_line)
+        if self._kind == "raw":
+            return headers.tiff_max_rows(self.output_bytes_per_line)
+        return headers.INT32_MAX
+
+    def _check_height(self, rows: int) -> None:
+        if rows > self._max_rows():
+            raise EncoderError(f"{self.format} cannot hold {rows} rows of this width "
+                               f"(at most {self._max_rows()})")
+
+    def _new_codec(self, height: int):
+        s = self.spec
+        app1 = b""
+        if self.format == "exif":
+            app1 = headers.exif_app1(s.width, height, s.channels, s.dpi_x, s.dpi_y)
+        args = dict(dpi_x=s.dpi_x, dpi_y=s.dpi_y, quality=self._quality, level=PNG_ZLIB_LEVEL)
+        if app1:
+            args["app1"] = app1
+        return _encoder.Codec(self._kind, s.width, height, s.bytes_per_line, s.channels, s.depth,
+                              **args)
+
+    def _header(self, height: int) -> bytes:
+        s = self.spec
+        if self._kind == "png":
+            return headers.png_header(s.width, height, s.channels, s.depth, s.dpi_x, s.dpi_y)
+        if self._kind == "dib":
+            return headers.bmp_header(s.width, height, s.channels, s.depth, s.dpi_x, s.dpi_y,
+                                      self.output_bytes_per_line)
+        if self._kind == "raw":
+            return headers.tiff_header(s.width, height, s.channels, s.depth, s.dpi_x, s.dpi_y,
+                                       self.output_bytes_per_line)
+        return b""
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise EncoderError(f"encoder is {self._state}")
+
+    def feed(self, data) -> bytes:
+        """Take any number of raw bytes; return the file bytes ready now (maybe b"")."""
+        self._check_open()
+        try:
+            if self._codec is None:
+                return self._spool_raw(data)
+            out = self._codec.feed(data)
+            if self._spool is not None:
+                self._check_height(self._codec.rows)
+                self._spool.write(out)
+                return b""
+            if self._head:
+                out, self._head = self._head + out, b""
+            return out
+        except BaseException:
+            self.close()
+            raise
+
+    def _spool_raw(self, data) -> bytes:
+        self._spooled += memoryview(data).nbytes
+        self._check_height(self._spooled // self.spec.bytes_per_line)
+        self._spool.write(data)
+        return b""
+
+    def finish(self) -> bytes:
+        """The rest of the file; with an unknown height, the whole file."""
+        return b"".join(self.finish_chunks())
+
+    def finish_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Like finish(), as an iterator of pieces of about chunk_size bytes.
+
+        Checks the row count before returning, so errors are raised here
+        rather than on the first iteration.
+        """
+        self._check_open()
+        self._state = "finishing"
+        try:
+            if self._spool is None:
+                tail = self._head + self._codec.finish()
+                self._finished()
+                return iter((tail,))
+            if self._codec is None:
+                return self._encode_spooled_rows(self._count_spooled_rows(), chunk_size)
+            tail = self._codec.finish()
+            return self._replay_spool(self._header(self._codec.rows), tail, chunk_size)
+        except BaseException:
+            self.close()
+            raise
+
+    def _count_spooled_rows(self) -> int:
+        rows, rest = divmod(self._spooled, self.spec.bytes_per_line)
+        if rest:
+            raise EncoderError(f"last row incomplete: {rest} of {self.spec.bytes_per_line} bytes")
+        if not rows:
+            raise EncoderError("no rows were fed")
+        return rows
+
+    def _replay_spool(self, head: bytes, tail: bytes, chunk_size: int) -> Iterator[bytes]:
+        try:
+            yield head
+            self._spool.seek(0)
+            while block := self._spool.read(chunk_size):
+                yield block
+            yield tail
+            self._finished()
+        finally:
+            self.close()
+
+    def _encode_spooled_rows(self, rows: int, chunk_size: int) -> Iterator[bytes]:
+        try:
+            self._codec = self._new_codec(rows)
+            self._spool.seek(0)
+            step = max(1, chunk_size // self.spec.bytes_per_line) * self.spec.bytes_per_line
+            while block := self._spool.read(step):
+                if out := self._codec.feed(block):
+                    yield out
+            yield self._codec.finish()
+            self._finished()
+        finally:
+            self.close()
+
+    def _finished(self) -> None:
+        self._state = "finished"
+        self.close()
+
+    def close(self) -> None:
+        """Free the codec and any spool file; safe at any time, any number of times."""
+        codec, spool = getattr(self, "_codec", None), getattr(self, "_spool", None)
+        self._codec = self._spool = None
+        if codec is not None:
+            codec.close()
+        if spool is not None:
+            spool.close()
+        if getattr(self, "_state", "open") != "finished":
+            self._state = "closed"
+
+    __del__ = close
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
