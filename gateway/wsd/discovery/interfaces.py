@@ -1,0 +1,83 @@
+"""The local addresses to announce on, read from netifaces (and interface flags from sysfs)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import netifaces
+
+from gateway.wsd.discovery.guards import Network
+
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+
+
+@dataclass(frozen=True, order=True)
+class LocalAddress:
+    """One address of one interface: the unit that gets a socket, a Hello and an XAddr."""
+
+    ifname: str
+    family: int
+    address: str
+    """Without an IPv6 zone: this is what goes into URLs."""
+    ifindex: int
+    network: Network
+
+    @property
+    def link(self) -> tuple[str, int]:
+        return (self.ifname, self.family)
+
+    @property
+    def is_link_local(self) -> bool:
+        return self.network.version == 6 and ipaddress.IPv6Address(self.address).is_link_local
+
+
+def _flags(ifname: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{ifname}/flags") as f:
+            return int(f.read().strip(), 16)
+    except (OSError, ValueError):
+        return None
+
+
+def _network(address: str, netmask: str) -> Network:
+    if "/" in netmask:
+        return ipaddress.ip_network(f"{address}/{netmask.rsplit('/', 1)[1]}", strict=False)
+    return ipaddress.ip_network(f"{address}/{netmask}", strict=False)
+
+
+def local_addresses(names: Sequence[str] | None, ipv6: bool = True) -> frozenset[LocalAddress]:
+    """Addresses of the named interfaces, or of every interface that is up and not loopback.
+
+    An interface that is down (or missing) contributes nothing; it is picked up
+    at the next poll once it is up.
+    """
+    families = [socket.AF_INET] + ([socket.AF_INET6] if ipv6 else [])
+    found = set()
+    for ifname in (names if names is not None else netifaces.interfaces()):
+        flags = _flags(ifname)
+        if flags is not None and not flags & IFF_UP:
+            continue
+        if names is None and flags is not None and flags & IFF_LOOPBACK:
+            continue
+        try:
+            ifindex = socket.if_nametoindex(ifname)
+            by_family = netifaces.ifaddresses(ifname)
+        except (OSError, ValueError):
+            continue
+        for family in families:
+            for entry in by_family.get(family, ()):
+                address = entry.get("addr", "").split("%", 1)[0]
+                if not address:
+                    continue
+                try:
+                    network = _network(address, entry.get("netmask") or ("32" if family == socket.AF_INET else "128"))
+                except ValueError:
+                    continue
+                if names is None and network.network_address.is_loopback:
+                    continue
+                found.add(LocalAddress(ifname, family, address, ifindex, network))
+    return frozenset(found)
