@@ -1,0 +1,154 @@
+"""Encoders can be cancelled at any time and never leak; misuse is reported."""
+import gc
+import os
+import random
+import threading
+import time
+
+import pytest
+
+from gateway.imaging import EncoderError, RasterSpec, create_encoder
+from imaging_rasters import smooth_scan
+
+FORMATS = ["png", "jfif", "exif", "dib", "tiff-single-uncompressed"]
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_close_mid_image_is_idempotent_and_ends_the_encoder(fmt):
+    scan = smooth_scan("rgb24")
+    enc = create_encoder(fmt, scan.spec)
+    enc.feed(scan.sane_bytes[:1000])
+    enc.close()
+    enc.close()
+    with pytest.raises(EncoderError):
+        enc.feed(b"\0" * 10)
+    with pytest.raises(EncoderError):
+        enc.finish()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_finishing_with_rows_missing_is_an_error(fmt):
+    scan = smooth_scan("grey8")
+    enc = create_encoder(fmt, scan.spec)
+    enc.feed(scan.sane_bytes[:-scan.spec.bytes_per_line])
+    with pytest.raises(EncoderError, match="40 of 41 rows"):
+        enc.finish()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_feeding_beyond_the_declared_height_is_an_error(fmt):
+    scan = smooth_scan("grey8")
+    enc = create_encoder(fmt, scan.spec)
+    enc.feed(scan.sane_bytes)
+    with pytest.raises(EncoderError, match="more image data"):
+        enc.feed(b"\0")
+
+
+@pytest.mark.parametrize("height", [41, None])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_finishing_inside_a_row_is_an_error(fmt, height):
+    scan = smooth_scan("grey8", height=height)
+    enc = create_encoder(fmt, scan.spec)
+    enc.feed(scan.sane_bytes[:scan.spec.bytes_per_line * 5 + 3])
+    with pytest.raises(EncoderError, match="incomplete"):
+        enc.finish()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unknown_height_with_no_rows_is_an_error(fmt):
+    enc = create_encoder(fmt, smooth_scan("grey8", height=None).spec)
+    with pytest.raises(EncoderError):
+        enc.finish()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_feeding_after_finish_is_an_error(fmt):
+    scan = smooth_scan("grey8")
+    enc = create_encoder(fmt, scan.spec)
+    enc.feed(scan.sane_bytes)
+    enc.finish()
+    with pytest.raises(EncoderError, match="finished"):
+        enc.feed(b"")
+    enc.close()
+
+
+def test_context_manager_closes_the_encoder():
+    scan = smooth_scan("grey8")
+    with create_encoder("png", scan.spec) as enc:
+        enc.feed(scan.sane_bytes[:100])
+    with pytest.raises(EncoderError, match="closed"):
+        enc.feed(b"")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_many_cancelled_encoders_keep_memory_flat(fmt):
+    width, rows = 1200, 64
+    spec = RasterSpec(width, 2000, width * 3, 3, 8, 300, 300)
+    strip = random.Random(3).randbytes(width * 3 * rows)
+
+    def cancelled(i):
+        enc = create_encoder(fmt, spec)
+        enc.feed(strip)
+        if i % 2:
+            enc.close()  # the other half is just dropped
+
+    for i in range(20):
+        cancelled(i)
+    gc.collect()
+    before = rss_bytes()
+    for i in range(300):
+        cancelled(i)
+    gc.collect()
+    assert rss_bytes() - before < 8 << 20
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cancelled_unknown_height_encoders_leave_no_files_open(fmt):
+    scan = smooth_scan("rgb24", height=None)
+    before = open_fds()
+    for i in range(20):
+        enc = create_encoder(fmt, scan.spec)
+        enc.feed(scan.sane_bytes)
+        if i % 2:
+            enc.close()
+        del enc
+    gc.collect()
+    assert open_fds() == before
+
+
+def test_a_large_feed_lets_other_threads_run():
+    width, rows = 3000, 1000
+    spec = RasterSpec(width, rows, width * 3, 3, 8, 300, 300)
+    data = random.Random(5).randbytes(width * 3 * rows)
+    solo = create_encoder("png", spec)
+    t0 = time.perf_counter()
+    solo.feed(data)
+    feed_seconds = time.perf_counter() - t0
+    solo.close()
+
+    enc = create_encoder("png", spec)
+    done = threading.Event()
+
+    def work():
+        enc.feed(data)
+        done.set()
+
+    worker = threading.Thread(target=work)
+    longest_stall, last = 0.0, time.perf_counter()
+    worker.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        longest_stall, last = max(longest_stall, now - last), now
+    worker.join()
+    enc.close()
+    # Holding the GIL would stall this thread for the whole feed.
+    assert longest_stall < feed_seconds / 2

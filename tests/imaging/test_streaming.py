@@ -1,0 +1,97 @@
+"""Output flows while rows are fed, and does not depend on how rows are split."""
+import random
+
+import pytest
+
+from gateway.imaging import RasterSpec, create_encoder
+from imaging_rasters import smooth_scan
+
+FORMATS = ["png", "jfif", "exif", "dib", "tiff-single-uncompressed"]
+
+
+def encode_in_pieces(fmt, spec, data, piece):
+    enc = create_encoder(fmt, spec)
+    out = [enc.feed(data[i:i + piece]) for i in range(0, len(data), piece)]
+    return b"".join(out) + enc.finish()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("layout", ["lineart", "rgb48", "grey8"])
+def test_output_is_the_same_for_whole_frame_single_rows_and_odd_byte_counts(fmt, layout):
+    if fmt in ("jfif", "exif") and layout == "lineart":
+        layout = "grey16"
+    scan = smooth_scan(layout)
+    data = scan.sane_bytes
+    whole = encode_in_pieces(fmt, scan.spec, data, len(data))
+    for piece in (scan.spec.bytes_per_line, 1, 7, 13, scan.spec.bytes_per_line * 3 + 5):
+        assert encode_in_pieces(fmt, scan.spec, data, piece) == whole, piece
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_feed_accepts_any_bytes_like_object(fmt):
+    scan = smooth_scan("rgb24")
+    data = scan.sane_bytes
+    expected = encode_in_pieces(fmt, scan.spec, data, len(data))
+    enc = create_encoder(fmt, scan.spec)
+    half = len(data) // 2
+    got = enc.feed(bytearray(data[:half])) + enc.feed(memoryview(data)[half:]) + enc.finish()
+    assert got == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_row_padding_and_stray_lineart_bits_do_not_reach_the_file(fmt):
+    layout = "grey8" if fmt in ("jfif", "exif") else "lineart"
+    tight, padded = smooth_scan(layout, padding=0), smooth_scan(layout, padding=9)
+    assert (encode_in_pieces(fmt, tight.spec, tight.sane_bytes, 1000)
+            == encode_in_pieces(fmt, padded.spec, padded.sane_bytes, 1000))
+
+
+@pytest.mark.parametrize("fmt,first", [
+    ("png", b"\x89PNG"), ("jfif", b"\xff\xd8"), ("exif", b"\xff\xd8"), ("dib", b"BM"),
+    ("tiff-single-uncompressed", b"II*\0")])
+def test_first_feed_already_returns_the_file_header(fmt, first):
+    scan = smooth_scan("grey8")
+    enc = create_encoder(fmt, scan.spec)
+    assert enc.feed(b"").startswith(first)
+    enc.close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_most_of_a_large_page_comes_out_before_finish(fmt):
+    width, height = 800, 400
+    spec = RasterSpec(width, height, width * 3, 3, 8, 300, 300)
+    noise = random.Random(7).randbytes(width * 3 * height)
+    enc = create_encoder(fmt, spec)
+    early = sum(len(enc.feed(noise[y * width * 3:(y + 1) * width * 3])) for y in range(height))
+    late = len(enc.finish())
+    assert early > 0.9 * (early + late)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("layout", ["lineart", "rgb48"])
+def test_unknown_height_gives_the_file_a_known_height_would(fmt, layout):
+    if fmt in ("jfif", "exif") and layout == "lineart":
+        layout = "grey8"
+    known = smooth_scan(layout)
+    unknown = smooth_scan(layout, height=None, rows=41)
+    data = known.sane_bytes
+    expected = encode_in_pieces(fmt, known.spec, data, len(data))
+    enc = create_encoder(fmt, unknown.spec)
+    assert all(enc.feed(data[i:i + 500]) == b"" for i in range(0, len(data), 500))
+    assert enc.finish() == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unknown_height_output_can_be_streamed_in_bounded_chunks(fmt):
+    width, rows = 500, 300
+    spec = RasterSpec(width, None, width * 3, 3, 8, 200, 200)
+    row = bytes((x * 7) % 256 for x in range(width * 3))
+    whole = create_encoder(fmt, RasterSpec(width, rows, width * 3, 3, 8, 200, 200))
+    expected = whole.feed(row * rows) + whole.finish()
+    enc = create_encoder(fmt, spec)
+    for _ in range(rows):
+        enc.feed(row)
+    pieces = list(enc.finish_chunks(chunk_size=16384))
+    assert b"".join(pieces) == expected
+    if not enc.compressed:
+        assert len(pieces) > 4 and max(map(len, pieces)) <= 16384 + width * 3
