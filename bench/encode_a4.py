@@ -1,0 +1,85 @@
+"""Time the gateway's encoders against Pillow on one A4 300 dpi RGB page.
+
+The page imitates a scanned document: white paper, grey text-like
+speckle in bands, a smooth photo block.  The gateway encoders are fed in
+strips of 64 rows as the scanner would deliver them; Pillow gets the
+whole frame at once.  Run from the repository root after building in place:
+
+    /usr/bin/python3 bench/encode_a4.py [png jfif dib]
+"""
+import io
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gateway.imaging import RasterSpec, create_encoder
+
+WIDTH, HEIGHT, DPI = 2480, 3508, 300
+STRIP_ROWS = 64
+PILLOW = {"png": ("PNG", dict(compress_level=1)), "jfif": ("JPEG", dict(quality=85)),
+          "dib": ("BMP", {})}
+
+
+def a4_page() -> bytes:
+    rnd = random.Random(11)
+    paper = bytes([250, 250, 247]) * WIDTH
+    text_rows = []
+    for _ in range(24):
+        row = bytearray(paper)
+        for _ in range(300):
+            x, run, ink = rnd.randrange(200, WIDTH - 220), rnd.randrange(2, 12), rnd.randrange(20, 90)
+            row[3 * x:3 * (x + run)] = bytes([ink, ink, ink + 5]) * run
+        text_rows.append(bytes(row))
+    photo_rows = []
+    for y in range(256):
+        row = bytearray(paper)
+        block = bytes(
+            int(127 + 120 * math.sin(x / 37 + c + y / 23) * math.cos(y / 41 - c))
+            for x in range(1200) for c in range(3))
+        row[3 * 600:3 * 1800] = block
+        photo_rows.append(bytes(row))
+    rows = []
+    for y in range(HEIGHT):
+        if 1200 <= y < 2400:
+            rows.append(photo_rows[y % 256])
+        elif (y // 40) % 2 and 300 < y < 3300:
+            rows.append(text_rows[y % 24])
+        else:
+            rows.append(paper)
+    return b"".join(rows)
+
+
+def gateway_encode(fmt: str, frame: bytes) -> tuple[float, int]:
+    spec = RasterSpec(WIDTH, HEIGHT, WIDTH * 3, 3, 8, DPI, DPI)
+    step = STRIP_ROWS * WIDTH * 3
+    t0 = time.perf_counter()
+    enc = create_encoder(fmt, spec)
+    size = sum(len(enc.feed(frame[i:i + step])) for i in range(0, len(frame), step))
+    size += len(enc.finish())
+    return time.perf_counter() - t0, size
+
+
+def pillow_encode(fmt: str, frame: bytes) -> tuple[float, int]:
+    name, options = PILLOW[fmt]
+    t0 = time.perf_counter()
+    out = io.BytesIO()
+    Image.frombytes("RGB", (WIDTH, HEIGHT), frame).save(out, name, dpi=(DPI, DPI), **options)
+    return time.perf_counter() - t0, out.tell()
+
+
+def main(formats: list[str]) -> None:
+    frame = a4_page()
+    print(f"A4 {DPI} dpi RGB, {WIDTH}x{HEIGHT}, {len(frame) / 1e6:.1f} MB raw")
+    for fmt in formats:
+        for who, encode in (("gateway", gateway_encode), ("pillow", pillow_encode)):
+            best = min(encode(fmt, frame) for _ in range(3))
+            print(f"{fmt:5} {who:8} {best[0] * 1000:7.0f} ms {best[1] / 1e6:7.2f} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(PILLOW))
