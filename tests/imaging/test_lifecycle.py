@@ -112,6 +112,27 @@ def test_many_cancelled_encoders_keep_memory_flat(fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_encoders_that_failed_free_their_memory(fmt):
+    width, rows = 1200, 64
+    spec = RasterSpec(width, rows - 1, width * 3, 3, 8, 300, 300)
+    strip = random.Random(4).randbytes(width * 3 * rows)
+
+    def overfed():
+        enc = create_encoder(fmt, spec)
+        with pytest.raises(EncoderError):
+            enc.feed(strip)
+
+    for _ in range(20):
+        overfed()
+    gc.collect()
+    before = rss_bytes()
+    for _ in range(300):
+        overfed()
+    gc.collect()
+    assert rss_bytes() - before < 8 << 20
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_cancelled_unknown_height_encoders_leave_no_files_open(fmt):
     scan = smooth_scan("rgb24", height=None)
     before = open_fds()
