@@ -35,6 +35,7 @@
 #define JPEG_BUF_SIZE 65536
 #define OUT_KEEP_LIMIT (1 << 20)
 #define JPEG_MAX_DIM 65500
+#define MAX_ROW_BYTES (1 << 30) /* keeps every row within zlib's 32-bit counts */
 
 enum kind { K_PNG, K_JPEG, K_DIB, K_RAW };
 enum state { S_OPEN, S_FINISHED, S_FAILED, S_CLOSED };
@@ -604,6 +605,10 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     }
     if (bpl < ((long long)width * channels * depth + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "bytes_per_line is smaller than one row");
+        goto bad;
+    }
+    if (bpl > MAX_ROW_BYTES) {
+        PyErr_SetString(EncoderError, "rows longer than 1 GiB are not supported");
         goto bad;
     }
     if (kind == K_JPEG) {
