@@ -4,6 +4,7 @@ import os
 import random
 import threading
 import time
+import tracemalloc
 
 import pytest
 
@@ -130,6 +131,30 @@ def test_encoders_that_failed_free_their_memory(fmt):
         overfed()
     gc.collect()
     assert rss_bytes() - before < 8 << 20
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_page_of_unknown_height_is_not_held_in_memory(fmt):
+    width, strip_rows, strips = 2000, 50, 60  # 18 MB of RGB
+    spec = RasterSpec(width, None, width * 3, 3, 8, 300, 300)
+    strip = random.Random(6).randbytes(width * 3 * strip_rows)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        enc = create_encoder(fmt, spec)
+        before, peak, size = rss_bytes(), 0, 0
+        for _ in range(strips):
+            enc.feed(strip)
+            peak = max(peak, rss_bytes())
+        for chunk in enc.finish_chunks():
+            size += len(chunk)
+            peak = max(peak, rss_bytes())
+        python_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size > 0
+    assert peak - before < 10 << 20  # C side; blind to memory the heap had already
+    assert python_peak < 10 << 20
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
