@@ -1,0 +1,152 @@
+"""The command line: ``sane-wsd-gateway run | list``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import DEFAULT_CONFIG, DEFAULT_PORT, LOG_LEVELS, ConfigError, load, with_flags
+
+DESCRIPTION = """\
+Makes the scanners SANE sees on this machine appear on the network as WSD
+(Web Services on Devices) scanners, so that Windows finds them by itself and
+scans with its own driver: Windows Scan, Windows Fax and Scan, any WIA program.
+
+With no real scanner attached, SANE's 'test' device is served instead so that
+you can see it work (turn that off with test_device = no in the config).
+"""
+
+EPILOG = f"""\
+commands:
+  run    serve every scanner in the foreground until SIGTERM or Ctrl-C
+  list   print the scanners that would be served, their URLs, UUIDs and capabilities
+
+Settings come from {DEFAULT_CONFIG} (every option is explained in that file);
+the flags below override it. Logs go to standard output (the journal under systemd).
+Network: TCP port {DEFAULT_PORT} by default (SOAP over HTTP and the status page),
+UDP 3702 multicast for WS-Discovery.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sane-wsd-gateway", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"sane-wsd-gateway {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_ in (("run", "serve the scanners (foreground)"), ("list", "list the scanners and exit")):
+        c = sub.add_parser(name, help=help_, description=help_)
+        c.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+                       help=f"configuration file (default {DEFAULT_CONFIG})")
+        c.add_argument("--port", type=int, metavar="N", help=f"HTTP port (default {DEFAULT_PORT})")
+        c.add_argument("--interface", action="append", metavar="NAME", dest="interfaces",
+                       help="serve and announce on this network interface only (repeatable; default: all)")
+        c.add_argument("--state-dir", type=Path, metavar="DIR",
+                       help="where device UUIDs are kept (default /var/lib/sane-wsd-gateway)")
+        c.add_argument("--log-level", choices=LOG_LEVELS, metavar="LEVEL",
+                       help=f"one of {', '.join(LOG_LEVELS)} (default info)")
+        c.add_argument("--test-device", choices=("auto", "yes", "no"),
+                       help="serve SANE's test device: auto = only when no real scanner is found")
+        c.add_argument("--backend", action="append", metavar="NAME", dest="backends",
+                       help="load only this SANE backend (repeatable; default: the system's list)")
+        c.add_argument("--no-discovery", action="store_const", const=False, dest="discovery",
+                       help="do not announce on the network (clients must be given the URL)")
+    return p
+
+
+def settings_from(args):
+    return with_flags(
+        load(args.config),
+        port=args.port,
+        interfaces=tuple(args.interfaces) if args.interfaces else None,
+        state_dir=args.state_dir,
+        log_level=args.log_level,
+        test_device=args.test_device,
+        backends=tuple(args.backends) if args.backends else None,
+        discovery=args.discovery,
+    )
+
+
+def start_logging(level: str) -> None:
+    from twisted.logger import (
+        FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner, textFileLogObserver,
+    )
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    observer = FilteringLogObserver(textFileLogObserver(sys.stdout), [predicate])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+
+
+def run(settings) -> int:
+    from twisted.internet import reactor
+    from twisted.logger import Logger
+
+    from gateway.app import Gateway
+
+    log = Logger()
+    start_logging(settings.log_level)
+    gateway = Gateway(settings, reactor)
+    failed = []
+
+    def started_failed(failure):
+        log.failure("the gateway could not start", failure)
+        failed.append(failure)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: gateway.start().addErrback(started_failed))
+    reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
+    reactor.run(installSignalHandlers=False)
+    return 1 if failed else 0
+
+
+def list_scanners(settings) -> int:
+    from twisted.internet import task
+
+    from gateway.app import Gateway
+
+    def main(reactor):
+        gateway = Gateway(settings, reactor)
+
+        async def go():
+            _found, wanted = await gateway.find_devices()
+            if not wanted:
+                print("No scanner found. Check `scanimage -L`, and that this user may open the device.")
+            for served in wanted:
+                await gateway.add_scanner(served)
+            for scanner in gateway.scanners.values():
+                caps = scanner.capabilities
+                print(f"{scanner.name}")
+                print(f"  SANE device: {scanner.info.name}")
+                print(f"  UUID:        {scanner.uuid}")
+                print(f"  URL:         {gateway.url_on('HOST', scanner.uuid)}/scan")
+                for source in caps.sources():
+                    sc = caps.source(source)
+                    print(f"  {source.value + ':':12} {', '.join(c.value for c in sc.colors)}; "
+                          f"{min(sc.resolutions_x)}-{max(sc.resolutions_x)} dpi; "
+                          f"up to {sc.max_size.width / 1000:.2f} x {sc.max_size.height / 1000:.2f} in")
+                print(f"  Formats:     {', '.join(caps.formats)}")
+                scanner.stop()
+        from twisted.internet.defer import ensureDeferred
+        return ensureDeferred(go())
+
+    task.react(main)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command is None:
+        p.print_help()
+        return 2
+    try:
+        settings = settings_from(args)
+    except ConfigError as e:
+        print(f"sane-wsd-gateway: {e}", file=sys.stderr)
+        return 2
+    if args.command == "list":
+        return list_scanners(settings)
+    return run(settings)

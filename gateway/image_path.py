@@ -1,0 +1,79 @@
+"""Raw SANE rows -> the project's encoder -> the pipe to the HTTP response.
+
+The one place where a scanner frame meets a file format; the scanner layer
+sees only a ``PageSink`` and the encoder only a ``RasterSpec``.
+"""
+
+from __future__ import annotations
+
+from gateway.imaging import RasterSpec, can_encode, create_encoder, supported_formats
+from gateway.model import ColorMode, FinalParameters, UsedSide
+from gateway.pipe import ThreadPipe
+from gateway.scanner.saneapi import FrameParameters
+
+CONTENT_TYPES = {
+    "png": "image/png",
+    "jfif": "image/jpeg",
+    "exif": "image/jpeg",
+    "dib": "image/bmp",
+    "tiff-single-uncompressed": "image/tiff",
+    "tiff-single-g4": "image/tiff",
+    "tiff-multi-uncompressed": "image/tiff",
+    "tiff-multi-g4": "image/tiff",
+    "pdf-a": "application/pdf",
+}
+
+
+def formats() -> tuple[str, ...]:
+    """The formats the scan service advertises: exactly those the encoder can write."""
+    return tuple(f for f in supported_formats() if f in CONTENT_TYPES)
+
+
+def content_type(fmt: str) -> str:
+    return CONTENT_TYPES.get(fmt, "application/octet-stream")
+
+
+def bytes_per_line(fmt: str, pixels_per_line: int, side: UsedSide) -> int:
+    """WSD's BytesPerLine: 0 for compressed formats, the padded BMP row for dib."""
+    if fmt != "dib":
+        return 0
+    bits = {ColorMode.BLACK_AND_WHITE_1: 1, ColorMode.RGB_24: 24, ColorMode.RGB_48: 24}.get(side.color, 8)
+    return (pixels_per_line * bits + 31) // 32 * 4
+
+
+class EncodingSink:
+    """Runs on the device thread: encodes each strip and writes what is ready into the pipe."""
+
+    def __init__(self, encoder, pipe: ThreadPipe):
+        self._encoder = encoder
+        self._pipe = pipe
+
+    def write(self, raw: memoryview) -> None:
+        self._pipe.write(self._encoder.feed(raw))
+
+    def finish(self) -> None:
+        try:
+            for chunk in self._encoder.finish_chunks():
+                self._pipe.write(chunk)
+        finally:
+            self._encoder.close()
+
+    def abort(self) -> None:
+        self._encoder.close()
+
+
+def make_sink(final: FinalParameters, side: UsedSide, params: FrameParameters, pipe: ThreadPipe) -> EncodingSink:
+    channels = 3 if params.format == "color" else 1
+    spec = RasterSpec(
+        width=params.pixels_per_line,
+        height=params.lines if params.lines > 0 else None,
+        bytes_per_line=params.bytes_per_line,
+        channels=channels,
+        depth=params.depth,
+        dpi_x=side.resolution.width,
+        dpi_y=side.resolution.height,
+    )
+    fmt = final.format.value
+    if not can_encode(fmt, channels, params.depth):
+        raise ValueError(f"{fmt} cannot hold {channels}x{params.depth}-bit images")
+    return EncodingSink(create_encoder(fmt, spec, quality=final.compression_quality.value), pipe)

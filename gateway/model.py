@@ -1,0 +1,316 @@
+"""Typed values that cross between the wire (``wsd/``) and the hardware (``scanner/``).
+
+Neither side imports the other; both speak in these. Sizes are in thousandths
+of an inch and resolutions in dpi, as WSD Scan counts them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class InputSource(str, enum.Enum):
+    PLATEN = "Platen"
+    ADF = "ADF"
+    ADF_DUPLEX = "ADFDuplex"
+    FILM = "Film"
+
+
+class ColorMode(str, enum.Enum):
+    BLACK_AND_WHITE_1 = "BlackAndWhite1"
+    GRAYSCALE_8 = "Grayscale8"
+    GRAYSCALE_16 = "Grayscale16"
+    RGB_24 = "RGB24"
+    RGB_48 = "RGB48"
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.value.startswith("RGB") else 1
+
+    @property
+    def depth(self) -> int:
+        return {"BlackAndWhite1": 1, "Grayscale8": 8, "Grayscale16": 16, "RGB24": 8, "RGB48": 16}[self.value]
+
+
+class JobState(str, enum.Enum):
+    PENDING = "Pending"
+    STARTED = "Started"
+    PROCESSING = "Processing"
+    TERMINATING = "Terminating"
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+    CANCELED = "Canceled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobState.COMPLETED, JobState.ABORTED, JobState.CANCELED)
+
+
+class ScannerState(str, enum.Enum):
+    IDLE = "Idle"
+    PROCESSING = "Processing"
+    STOPPED = "Stopped"
+
+
+CONTENT_TYPES = ("Auto", "Text", "Photo", "Halftone", "Mixed")
+
+
+@dataclass(frozen=True)
+class Requested(Generic[T]):
+    """A ticket value and whether the client insists on it (MustHonor)."""
+
+    value: T
+    must_honor: bool = False
+
+
+@dataclass(frozen=True)
+class Used(Generic[T]):
+    """A value the scanner really uses, and why it may differ from the request."""
+
+    value: T
+    override: bool = False
+    used_default: bool = False
+
+
+@dataclass(frozen=True)
+class Size:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Region:
+    x_offset: int
+    y_offset: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class RequestedRegion:
+    x_offset: Requested[int] | None = None
+    y_offset: Requested[int] | None = None
+    width: Requested[int] | None = None
+    height: Requested[int] | None = None
+
+
+@dataclass(frozen=True)
+class RequestedSide:
+    region: RequestedRegion | None = None
+    color: Requested[str] | None = None
+    resolution: Requested[Size] | None = None
+
+
+@dataclass(frozen=True)
+class DocumentParameters:
+    """What a client asked for: every field optional, unknown values kept as strings."""
+
+    format: Requested[str] | None = None
+    compression_quality: Requested[int] | None = None
+    images_to_transfer: Requested[int] | None = None
+    input_source: Requested[str] | None = None
+    content_type: Requested[str] | None = None
+    input_size: Requested[Size] | None = None
+    auto_detect_size: bool = False
+    auto_exposure: Requested[bool] | None = None
+    brightness: Requested[int] | None = None
+    contrast: Requested[int] | None = None
+    sharpness: Requested[int] | None = None
+    scaling: Requested[Size] | None = None
+    rotation: Requested[int] | None = None
+    front: RequestedSide | None = None
+    back: RequestedSide | None = None
+
+
+@dataclass(frozen=True)
+class JobDescription:
+    name: str = "Scan"
+    user: str = ""
+    information: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanTicket:
+    description: JobDescription = JobDescription()
+    parameters: DocumentParameters = DocumentParameters()
+
+
+@dataclass(frozen=True)
+class UsedSide:
+    region: Region
+    color: ColorMode
+    resolution: Size
+    region_override: bool = False
+    color_override: bool = False
+    resolution_override: bool = False
+    region_default: bool = False
+    color_default: bool = False
+    resolution_default: bool = False
+
+
+@dataclass(frozen=True)
+class FinalParameters:
+    """DocumentFinalParameters: what a job really does."""
+
+    format: Used[str]
+    compression_quality: Used[int]
+    images_to_transfer: Used[int]
+    input_source: Used[InputSource]
+    content_type: Used[str]
+    input_size: Size
+    brightness: Used[int]
+    contrast: Used[int]
+    sharpness: Used[int]
+    scaling: Used[Size]
+    rotation: Used[int]
+    front: UsedSide
+    back: UsedSide | None = None
+
+    def as_ticket(self) -> DocumentParameters:
+        """The same settings as a request, for ValidScanTicket and DefaultScanTicket."""
+        def side(s: UsedSide) -> RequestedSide:
+            r = s.region
+            return RequestedSide(
+                region=RequestedRegion(Requested(r.x_offset), Requested(r.y_offset),
+                                       Requested(r.width), Requested(r.height)),
+                color=Requested(s.color.value),
+                resolution=Requested(s.resolution),
+            )
+        return DocumentParameters(
+            format=Requested(self.format.value),
+            compression_quality=Requested(self.compression_quality.value),
+            images_to_transfer=Requested(self.images_to_transfer.value),
+            input_source=Requested(self.input_source.value),
+            content_type=Requested(self.content_type.value),
+            input_size=Requested(self.input_size),
+            brightness=Requested(self.brightness.value),
+            contrast=Requested(self.contrast.value),
+            sharpness=Requested(self.sharpness.value),
+            scaling=Requested(self.scaling.value),
+            rotation=Requested(self.rotation.value),
+            front=side(self.front),
+            back=side(self.back) if self.back else None,
+        )
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    pixels_per_line: int
+    lines: int
+    bytes_per_line: int
+
+
+@dataclass(frozen=True)
+class ImageInformation:
+    front: ImageInfo
+    back: ImageInfo | None = None
+
+
+@dataclass(frozen=True)
+class SourceCapabilities:
+    """One input (platen, feeder front or back): what a ticket may ask of it."""
+
+    colors: tuple[ColorMode, ...]
+    min_size: Size
+    max_size: Size
+    optical_resolution: Size
+    resolutions_x: tuple[int, ...]
+    resolutions_y: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """ScannerDescription and ScannerConfiguration, in typed form."""
+
+    name: str
+    info: str
+    location: str
+    formats: tuple[str, ...]
+    platen: SourceCapabilities | None
+    adf_front: SourceCapabilities | None
+    adf_back: SourceCapabilities | None
+    brightness: bool
+    contrast: bool
+    content_types: tuple[str, ...] = CONTENT_TYPES
+    auto_detect_size: bool = False
+    auto_exposure: bool = False
+    rotations: tuple[int, ...] = (0,)
+    quality_range: tuple[int, int] = (1, 100)
+
+    @property
+    def duplex(self) -> bool:
+        return self.adf_back is not None
+
+    def source(self, source: InputSource) -> SourceCapabilities | None:
+        return {
+            InputSource.PLATEN: self.platen,
+            InputSource.ADF: self.adf_front,
+            InputSource.ADF_DUPLEX: self.adf_front if self.adf_back else None,
+        }.get(source)
+
+    def sources(self) -> tuple[InputSource, ...]:
+        found = [s for s in (InputSource.PLATEN, InputSource.ADF, InputSource.ADF_DUPLEX) if self.source(s)]
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An active device condition (DeviceCondition): jam, cover open, feeder empty."""
+
+    id: int
+    name: str
+    component: str
+    severity: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class ScannerStatus:
+    time: datetime
+    state: ScannerState
+    reasons: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    history: tuple[tuple[Condition, datetime], ...] = ()
+
+
+@dataclass
+class JobSnapshot:
+    """What the wire needs to know of a job: JobStatus, ticket and documents."""
+
+    id: int
+    state: JobState
+    reasons: tuple[str, ...]
+    scans_completed: int
+    created: datetime
+    completed: datetime | None
+    ticket: ScanTicket
+    final: FinalParameters
+    documents: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ServiceError(Exception):
+    """A request the scanner cannot serve; ``kind`` picks the fault the wire answers.
+
+    Kinds: ``conflict`` (MustHonor values we cannot honour), ``format``,
+    ``invalid`` (malformed values), ``no-images``, ``busy``, ``not-found``,
+    ``bad-token``, ``cancelled``, ``device`` (the scanner failed).
+    """
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class TicketRejected(ServiceError):
+    """A ticket that cannot be scanned as asked."""
+
+
+class JobError(ServiceError):
+    """A job request that does not fit the job's state, id or token."""
+

@@ -1,0 +1,244 @@
+"""One SANE scanner as the scan service sees it: capabilities, status, jobs, images.
+
+Methods run on the reactor and return Deferreds; SANE work goes to the
+device's own thread (``session.py``). The image path is injected
+(``SinkFactory``) so that this layer knows nothing of file formats or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from gateway.model import (
+    Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
+    JobState, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
+)
+from gateway.pipe import PipeClosed, ThreadPipe
+from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
+from gateway.scanner.jobs import Job, JobTable
+from gateway.scanner.saneapi import UNIT_MM, DeviceInfo, FrameParameters, SaneError, Status
+from gateway.scanner.session import DeviceSession, PageSink
+from gateway.scanner.status import StatusTracker
+from gateway.scanner.ticket import default_parameters, negotiate, sane_settings
+
+log = Logger()
+
+SinkFactory = Callable[[FinalParameters, UsedSide, FrameParameters, ThreadPipe], PageSink]
+"""(job parameters, side, frame, pipe) -> the sink that encodes raw rows into the pipe."""
+
+
+@dataclass(frozen=True)
+class ImageTransfer:
+    """A page that started scanning: its bytes arrive through ``pipe``; ``done`` fires at its end."""
+
+    content_type: str
+    pipe: ThreadPipe
+    done: defer.Deferred
+    job: Job
+
+
+def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int]) -> ImageInfo:
+    r, res = side.region, side.resolution
+    ppl = max(1, r.width * res.width // 1000)
+    lines = max(1, r.height * res.height // 1000)
+    return ImageInfo(ppl, lines, bytes_per_line(ppl, side))
+
+
+class Scanner:
+    def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: tuple[str, ...],
+                 sink_factory: SinkFactory, content_type: Callable[[str], str],
+                 bytes_per_line: Callable[[str, int, UsedSide], int],
+                 on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
+                 on_status_change: Callable[["Scanner"], None] = lambda s: None):
+        self.reactor = reactor
+        self.info = info
+        self.uuid = uuid
+        self.name = name
+        self.formats = formats
+        self._sink_factory = sink_factory
+        self._content_type = content_type
+        self._bytes_per_line = bytes_per_line
+        self._on_job_change = on_job_change
+        self.session = DeviceSession(reactor, lambda: library.open(info), info.name)
+        self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
+        self.status = StatusTracker(on_change=lambda _s: on_status_change(self))
+        self.capabilities: Capabilities | None = None
+        self.profile: DeviceProfile | None = None
+        self._transfer: ImageTransfer | None = None
+
+    @defer.inlineCallbacks
+    def load(self):
+        """Read the capabilities from the device's real options."""
+        caps, profile = yield self.session.run(
+            self.session.probe, lambda dev: read_capabilities(dev, self.name, self.formats))
+        self.capabilities, self.profile = caps, profile
+        return caps
+
+    def stop(self) -> None:
+        if self._transfer is not None:
+            self._transfer.pipe.abort()
+        self.session.stop()
+
+    @property
+    def default_parameters(self) -> FinalParameters:
+        return default_parameters(self.capabilities)
+
+    def _image_information(self, final: FinalParameters) -> ImageInformation:
+        def bpl(ppl: int, side: UsedSide) -> int:
+            return self._bytes_per_line(final.format.value, ppl, side)
+        back = predicted_info(final.back, bpl) if final.back else None
+        return ImageInformation(predicted_info(final.front, bpl), back)
+
+    def validate(self, ticket: ScanTicket) -> tuple[FinalParameters, ImageInformation]:
+        """ValidateScanTicket: no device access, so it never disturbs a running job."""
+        final = negotiate(ticket, self.capabilities)
+        return final, self._image_information(final)
+
+    @defer.inlineCallbacks
+    def create_job(self, ticket: ScanTicket):
+        if self.jobs.busy():
+            raise JobError("busy", "the scanner is busy with another job")
+        final = negotiate(ticket, self.capabilities)
+        settings = sane_settings(final, final.front, self.profile)
+        try:
+            applied = yield self.session.run(self.session.apply, settings)
+        except SaneError as e:
+            yield self.session.run(self.session.release)
+            self.status.sane_error(e.status)
+            raise ServiceError("device", f"the scanner reports: {e.message}") from None
+        final = self._read_back(final, applied.values)
+        info = self._image_information(final)
+        p = applied.parameters
+        if p.pixels_per_line > 0 and p.lines > 0:
+            real = ImageInfo(p.pixels_per_line, p.lines, info.front.bytes_per_line
+                             and self._bytes_per_line(final.format.value, p.pixels_per_line, final.front))
+            info = ImageInformation(real, replace(real) if final.back else None)
+        job = self.jobs.create(ticket, final, info)
+        log.info("job {job} created on {scanner}: {source} {color} {dpi} dpi {fmt}", job=job.id, scanner=self.name,
+                 source=final.input_source.value.value, color=final.front.color.value,
+                 dpi=final.front.resolution.width, fmt=final.format.value)
+        return job
+
+    def _read_back(self, final: FinalParameters, values: dict) -> FinalParameters:
+        """Report the region the device really uses (SANE rounds to its own steps)."""
+        if self.profile.geometry_unit != UNIT_MM or not {"tl-x", "tl-y", "br-x", "br-y"} <= values.keys():
+            return final
+        x, y = mm_to_thou(values["tl-x"]), mm_to_thou(values["tl-y"])
+        region = Region(x, y, mm_to_thou(values["br-x"]) - x, mm_to_thou(values["br-y"]) - y)
+        old = final.front.region
+        if max(abs(a - b) for a, b in zip(
+                (region.x_offset, region.y_offset, region.width, region.height),
+                (old.x_offset, old.y_offset, old.width, old.height))) <= 40:
+            region = old
+        front = replace(final.front, region=region, region_override=final.front.region_override or region != old)
+        return replace(final, front=front, back=front if final.back is final.front else final.back)
+
+    def retrieve(self, job_id: int, token: str) -> defer.Deferred:
+        """Start the next page of a job; fires with an ImageTransfer once the scanner delivers rows."""
+        job = self.jobs.for_retrieve(job_id, token)
+        self.jobs.retrieve_started(job)
+        self.status.busy(True)
+        duplex_back = job.final.back is not None and job.scans_completed % 2 == 1
+        side = job.final.back if duplex_back else job.final.front
+        pipe = ThreadPipe(self.reactor)
+        started: defer.Deferred = defer.Deferred()
+        done: defer.Deferred = defer.Deferred()
+        transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, done, job)
+
+        def open_sink(params: FrameParameters) -> PageSink:
+            sink = self._sink_factory(job.final, side, params, pipe)
+            self.reactor.callFromThread(self._page_started, transfer, started)
+            return sink
+
+        def page_done(_params):
+            pipe.close(None)
+            self._page_ended(job, None)
+            done.callback(job)
+
+        def page_failed(failure):
+            error = failure.value
+            pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
+            self._page_ended(job, error)
+            if not started.called:
+                started.errback(self._service_error(error, job))
+            else:
+                done.errback(failure)
+
+        self.session.run(self.session.scan_page, open_sink).addCallbacks(page_done, page_failed)
+        return started
+
+    def _service_error(self, error: BaseException, job: Job) -> ServiceError:
+        """What the client is told when a page could not start."""
+        if job.feeder_empty:
+            return JobError("no-images", "the feeder is empty")
+        if job.state is JobState.CANCELED:
+            return JobError("cancelled", "the job was cancelled")
+        if isinstance(error, SaneError):
+            return ServiceError("device", f"the scanner reports: {error.message}")
+        return ServiceError("device", "the scan failed")
+
+    def scanner_status(self) -> ScannerStatus:
+        return self.status.current()
+
+    def job_snapshot(self, job_id: int) -> JobSnapshot:
+        return self.jobs.find(job_id).snapshot()
+
+    def active_jobs(self) -> list[JobSnapshot]:
+        return [j.snapshot() for j in self.jobs.active]
+
+    def job_history(self) -> list[JobSnapshot]:
+        return [j.snapshot() for j in self.jobs.history]
+
+    def _page_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
+        self._transfer = transfer
+        self.status.page_started()
+        started.callback(transfer)
+
+    def _page_ended(self, job: Job, error: BaseException | None) -> None:
+        self._transfer = None
+        if error is None:
+            self.jobs.retrieve_finished(job, image_done=True)
+        elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
+                job.scans_completed > 0 or job.final.input_source.value is not InputSource.PLATEN):
+            job.feeder_empty = True
+            if job.scans_completed == 0:
+                self.status.sane_error(error.status)
+            self.jobs.retrieve_finished(job, image_done=False)
+        elif isinstance(error, SaneError) and error.status is Status.CANCELLED or job.state.ended:
+            job.retrieving = False
+        elif isinstance(error, PipeClosed):
+            job.retrieving = False
+            self.jobs.end(job, JobState.ABORTED, ("ImageTransferError",))
+        else:
+            job.retrieving = False
+            reason = "JobCompletedWithErrors"
+            if isinstance(error, SaneError):
+                reason = self.status.sane_error(error.status).job_reason
+                log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self.name,
+                         error=error.message)
+            else:
+                log.failure("scan of job {job} failed", job=job.id)
+            self.jobs.end(job, JobState.ABORTED, (reason,))
+        self.status.busy(False)
+        if job.state.ended:
+            self.session.run(self.session.release)
+
+    def cancel(self, job_id: int) -> None:
+        job = self.jobs.find(job_id)
+        if job.state.ended:
+            raise JobError("not-found", f"job {job_id} has already ended")
+        self.session.cancel_requested = True
+        if self._transfer is not None and self._transfer.job is job:
+            self._transfer.pipe.abort()
+        self.jobs.end(job, JobState.CANCELED, ("None",))
+        if not job.retrieving:
+            self.session.run(self.session.release)
+        log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
+
+    def _timed_out(self, job: Job) -> None:
+        log.warn("job {job} on {scanner} timed out waiting for RetrieveImage", job=job.id, scanner=self.name)
+        self.session.run(self.session.release)

@@ -1,0 +1,220 @@
+"""The python-sane boundary: the only module that touches the SANE library.
+
+Everything above it sees ``SaneDevice`` and typed values, so a test may put a
+small fake here (duplex, which SANE's ``test`` backend lacks) and nowhere else.
+Every call blocks: callers run them on the device's worker thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sane  # python-sane
+
+from gateway.scanner import _saneio
+
+
+class Status(enum.IntEnum):
+    """SANE_Status codes."""
+
+    GOOD = 0
+    UNSUPPORTED = 1
+    CANCELLED = 2
+    DEVICE_BUSY = 3
+    INVAL = 4
+    EOF = 5
+    JAMMED = 6
+    NO_DOCS = 7
+    COVER_OPEN = 8
+    IO_ERROR = 9
+    NO_MEM = 10
+    ACCESS_DENIED = 11
+
+
+_STATUS_BY_MESSAGE = {
+    "Operation not supported": Status.UNSUPPORTED,
+    "Operation was cancelled": Status.CANCELLED,
+    "Device busy": Status.DEVICE_BUSY,
+    "Invalid argument": Status.INVAL,
+    "Document feeder jammed": Status.JAMMED,
+    "Document feeder out of documents": Status.NO_DOCS,
+    "Scanner cover is open": Status.COVER_OPEN,
+    "Error during device I/O": Status.IO_ERROR,
+    "Out of memory": Status.NO_MEM,
+    "Access to resource has been denied": Status.ACCESS_DENIED,
+}
+
+
+class SaneError(Exception):
+    def __init__(self, status: Status, message: str = ""):
+        super().__init__(message or status.name)
+        self.status = status
+        self.message = message or status.name
+
+
+def _translate(e: Exception) -> SaneError:
+    if isinstance(e, _saneio.SaneIOError):
+        try:
+            return SaneError(Status(e.errno), e.strerror)
+        except ValueError:
+            return SaneError(Status.IO_ERROR, str(e))
+    text = str(e)
+    return SaneError(_STATUS_BY_MESSAGE.get(text, Status.IO_ERROR), text)
+
+
+# Option types, units and capabilities as SANE numbers them.
+TYPE_BOOL, TYPE_INT, TYPE_FIXED, TYPE_STRING, TYPE_BUTTON, TYPE_GROUP = range(6)
+UNIT_NONE, UNIT_PIXEL, UNIT_BIT, UNIT_MM, UNIT_DPI, UNIT_PERCENT, UNIT_MICROSECOND = range(7)
+CAP_SOFT_SELECT, CAP_HARD_SELECT, CAP_SOFT_DETECT = 1, 2, 4
+CAP_INACTIVE = 32
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    name: str
+    title: str
+    type: int
+    unit: int
+    size: int
+    cap: int
+    constraint: Any  # None, (min, max, quant) or a list of allowed values
+
+    @property
+    def active(self) -> bool:
+        return not self.cap & CAP_INACTIVE
+
+    @property
+    def settable(self) -> bool:
+        return bool(self.cap & CAP_SOFT_SELECT)
+
+    @property
+    def values(self) -> list | None:
+        return self.constraint if isinstance(self.constraint, list) else None
+
+    @property
+    def range(self) -> tuple[float, float, float] | None:
+        return self.constraint if isinstance(self.constraint, tuple) else None
+
+
+@dataclass(frozen=True)
+class FrameParameters:
+    """sane_get_parameters, typed. ``lines`` is -1 when the height is unknown."""
+
+    format: str  # gray, color (RGB interleaved), red, green, blue
+    last_frame: bool
+    pixels_per_line: int
+    lines: int
+    depth: int
+    bytes_per_line: int
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str
+    vendor: str
+    model: str
+    type: str
+
+
+class SaneDevice(Protocol):
+    info: DeviceInfo
+
+    def options(self) -> dict[str, OptionInfo]: ...
+    def get(self, name: str) -> Any: ...
+    def set(self, name: str, value: Any) -> None: ...
+    def start(self) -> None: ...
+    def parameters(self) -> FrameParameters: ...
+    def read_into(self, buffer: bytearray | memoryview) -> int: ...
+    def cancel(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class PythonSaneDevice:
+    """A device opened through python-sane; frames are read by ``_saneio``."""
+
+    def __init__(self, info: DeviceInfo):
+        self.info = info
+        try:
+            self._dev = sane.open(info.name)
+        except Exception as e:
+            raise _translate(e) from None
+
+    def options(self) -> dict[str, OptionInfo]:
+        found = {}
+        for (_index, name, title, _desc, type_, unit, size, cap, constraint) in self._dev.get_options():
+            if name and type_ != TYPE_GROUP:
+                found[name] = OptionInfo(name, title, type_, unit, size, cap, constraint)
+        return found
+
+    def _attr(self, name: str) -> str:
+        return name.replace("-", "_")
+
+    def get(self, name: str) -> Any:
+        try:
+            return getattr(self._dev, self._attr(name))
+        except Exception as e:
+            raise _translate(e) from None
+
+    def set(self, name: str, value: Any) -> None:
+        try:
+            setattr(self._dev, self._attr(name), value)
+        except Exception as e:
+            raise _translate(e) from None
+
+    def start(self) -> None:
+        try:
+            _saneio.start(self._dev.dev)
+        except Exception as e:
+            raise _translate(e) from None
+
+    def parameters(self) -> FrameParameters:
+        try:
+            fmt, last, (ppl, lines), depth, bpl = self._dev.get_parameters()
+        except Exception as e:
+            raise _translate(e) from None
+        return FrameParameters(fmt, bool(last), ppl, lines, depth, bpl)
+
+    def read_into(self, buffer) -> int:
+        try:
+            return _saneio.read_into(self._dev.dev, buffer)
+        except Exception as e:
+            raise _translate(e) from None
+
+    def cancel(self) -> None:
+        _saneio.cancel(self._dev.dev)
+
+    def close(self) -> None:
+        self._dev.close()
+
+
+class SaneLibrary:
+    """sane_init once per process, and device enumeration."""
+
+    _lock = threading.Lock()
+    _initialised = False
+
+    def __init__(self, config_dir: str | None = None):
+        self.config_dir = config_dir
+
+    def _init(self) -> None:
+        with self._lock:
+            if not SaneLibrary._initialised:
+                if self.config_dir:
+                    os.environ["SANE_CONFIG_DIR"] = self.config_dir
+                sane.init()
+                SaneLibrary._initialised = True
+
+    def devices(self) -> list[DeviceInfo]:
+        self._init()
+        try:
+            return [DeviceInfo(*d) for d in sane.get_devices(True)]
+        except Exception as e:
+            raise _translate(e) from None
+
+    def open(self, info: DeviceInfo) -> SaneDevice:
+        self._init()
+        return PythonSaneDevice(info)

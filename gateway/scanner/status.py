@@ -1,0 +1,93 @@
+"""A scanner's state, reasons and conditions, derived from what SANE reports.
+
+A SANE error becomes a condition (jam, cover open, empty feeder) that stays
+until the next page starts well; its Id is never handed out again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass
+from typing import Callable
+
+from gateway.model import Condition, ScannerState, ScannerStatus
+from gateway.scanner.jobs import now
+from gateway.scanner.saneapi import Status
+
+
+@dataclass(frozen=True)
+class ErrorMeaning:
+    condition: str | None  # DeviceCondition Name
+    component: str
+    severity: str
+    scanner_reason: str  # ScannerStateReason while it lasts
+    job_reason: str  # JobStateReason of the job it ends
+
+
+MEANINGS = {
+    Status.JAMMED: ErrorMeaning("MediaJam", "MediaPath", "Critical", "MediaJam", "JobCompletedWithErrors"),
+    Status.COVER_OPEN: ErrorMeaning("CoverOpen", "Platen", "Critical", "CoverOpen", "JobCompletedWithErrors"),
+    Status.NO_DOCS: ErrorMeaning("InputTrayEmpty", "ADF", "Warning", "AttentionRequired", "JobCompletedWithErrors"),
+    Status.DEVICE_BUSY: ErrorMeaning(None, "MediaPath", "Warning", "AttentionRequired", "ScannerStopped"),
+    Status.IO_ERROR: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
+    Status.ACCESS_DENIED: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
+    Status.NO_MEM: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
+}
+_DEFAULT = ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "JobCompletedWithErrors")
+
+HISTORY_SIZE = 10
+
+
+def meaning(status: Status) -> ErrorMeaning:
+    return MEANINGS.get(status, _DEFAULT)
+
+
+class StatusTracker:
+    def __init__(self, on_change: Callable[[ScannerStatus], None] = lambda s: None):
+        self._on_change = on_change
+        self._ids = itertools.count(secrets.randbelow(2**20) + 1)
+        self._busy = False
+        self._error: tuple[ErrorMeaning, Condition | None] | None = None
+        self._history: list[tuple[Condition, object]] = []
+
+    def current(self) -> ScannerStatus:
+        conditions = ()
+        if self._error is None:
+            state = ScannerState.PROCESSING if self._busy else ScannerState.IDLE
+            reasons = ("None",)
+        else:
+            m, cond = self._error
+            conditions = (cond,) if cond else ()
+            stopped = m.severity == "Critical" and not self._busy
+            state = ScannerState.STOPPED if stopped else (ScannerState.PROCESSING if self._busy else ScannerState.IDLE)
+            reasons = (m.scanner_reason,)
+        return ScannerStatus(time=now(), state=state, reasons=reasons, conditions=conditions,
+                             history=tuple(self._history))
+
+    def busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self._on_change(self.current())
+
+    def sane_error(self, status: Status) -> ErrorMeaning:
+        m = meaning(status)
+        self._clear(notify=False)
+        cond = Condition(next(self._ids), m.condition, m.component, m.severity, now()) if m.condition else None
+        self._error = (m, cond)
+        self._on_change(self.current())
+        return m
+
+    def page_started(self) -> None:
+        """A page started: whatever stopped the scanner before is gone."""
+        self._clear(notify=True)
+
+    def _clear(self, notify: bool) -> None:
+        if self._error is None:
+            return
+        _m, cond = self._error
+        self._error = None
+        if cond is not None:
+            self._history = ([(cond, now())] + self._history)[:HISTORY_SIZE]
+        if notify:
+            self._on_change(self.current())

@@ -1,0 +1,282 @@
+"""A client's DocumentParameters -> the settings a job really uses -> SANE option values.
+
+MustHonor as the WSD Scan pages define it: a value the client insists on is
+used or the ticket is rejected; any other value we cannot use is replaced by
+the nearest one we can, and the replacement is reported (``override``); a value
+the client left out is our default (``used_default``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.model import (
+    CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, FinalParameters,
+    InputSource, Region, Requested, RequestedSide, ScanTicket, Size, SourceCapabilities,
+    TicketRejected, Used, UsedSide,
+)
+from gateway.scanner.capabilities import DeviceProfile, Range, thou_to_mm
+from gateway.scanner.saneapi import UNIT_PIXEL
+
+LOSSLESS_FORMATS = ("png", "dib", "tiff-single-uncompressed", "tiff-multi-uncompressed",
+                    "tiff-single-g4", "tiff-multi-g4")
+DEFAULT_QUALITY = 85
+DEFAULT_RESOLUTION = 300
+FORMAT_PREFERENCE = ("png", "jfif", "exif", "dib")
+
+# Colour fallbacks, nearest first, for a mode a source lacks.
+_COLOR_FALLBACK = {
+    ColorMode.RGB_48: (ColorMode.RGB_24, ColorMode.GRAYSCALE_16, ColorMode.GRAYSCALE_8),
+    ColorMode.RGB_24: (ColorMode.RGB_48, ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16),
+    ColorMode.GRAYSCALE_16: (ColorMode.GRAYSCALE_8, ColorMode.RGB_48, ColorMode.RGB_24),
+    ColorMode.GRAYSCALE_8: (ColorMode.GRAYSCALE_16, ColorMode.BLACK_AND_WHITE_1, ColorMode.RGB_24),
+    ColorMode.BLACK_AND_WHITE_1: (ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16, ColorMode.RGB_24),
+}
+
+
+def _conflict(what: str) -> TicketRejected:
+    return TicketRejected("conflict", f"{what} cannot be honoured")
+
+
+def _choose(requested: Requested | None, default, allowed, what: str, nearest=None) -> Used:
+    """The common MustHonor rule for an enumerated value."""
+    if requested is None:
+        return Used(default, used_default=True)
+    if requested.value in allowed:
+        return Used(requested.value)
+    if requested.must_honor:
+        raise _conflict(f"{what} {requested.value!r}")
+    return Used(nearest(requested.value) if nearest else default, override=True)
+
+
+def _nearest(values: tuple[int, ...], wanted: int) -> int:
+    return min(values, key=lambda v: (abs(v - wanted), -v))
+
+
+def default_source(caps: Capabilities) -> InputSource:
+    return caps.sources()[0]
+
+
+def default_color(source: SourceCapabilities) -> ColorMode:
+    for c in (ColorMode.RGB_24, ColorMode.GRAYSCALE_8):
+        if c in source.colors:
+            return c
+    return source.colors[0]
+
+
+def default_format(caps: Capabilities) -> str:
+    return next((f for f in FORMAT_PREFERENCE if f in caps.formats), caps.formats[0])
+
+
+def _side(req: RequestedSide | None, source: SourceCapabilities, input_size: Size) -> UsedSide:
+    req = req or RequestedSide()
+    color = _choose(
+        None if req.color is None else req.color, default_color(source),
+        [c.value for c in source.colors], "ColorProcessing",
+        nearest=lambda v: next((c.value for c in _COLOR_FALLBACK.get(_color(v), ()) if c in source.colors),
+                               default_color(source).value),
+    )
+    color_mode = ColorMode(color.value) if isinstance(color.value, str) else color.value
+
+    if req.resolution is None:
+        dpi = DEFAULT_RESOLUTION
+        res = Size(_nearest(source.resolutions_x, dpi), _nearest(source.resolutions_y, dpi))
+        res_override, res_default = False, True
+    else:
+        w, h = req.resolution.value.width, req.resolution.value.height
+        res = Size(_nearest(source.resolutions_x, w), _nearest(source.resolutions_y, h))
+        res_override = res != req.resolution.value
+        res_default = False
+        if res_override and req.resolution.must_honor:
+            raise _conflict(f"Resolution {w}x{h}")
+
+    region, region_override, region_default = _region(req, source, input_size)
+    return UsedSide(region=region, color=color_mode, resolution=res,
+                    region_override=region_override, color_override=color.override,
+                    resolution_override=res_override, region_default=region_default,
+                    color_default=color.used_default, resolution_default=res_default)
+
+
+def _color(value: str) -> ColorMode | None:
+    try:
+        return ColorMode(value)
+    except ValueError:
+        return None
+
+
+def _region(req: RequestedSide, source: SourceCapabilities, input_size: Size) -> tuple[Region, bool, bool]:
+    max_w, max_h = source.max_size.width, source.max_size.height
+    limit_w, limit_h = min(input_size.width, max_w), min(input_size.height, max_h)
+    r = req.region
+    if r is None or all(getattr(r, f) is None for f in ("x_offset", "y_offset", "width", "height")):
+        return Region(0, 0, limit_w, limit_h), False, True
+
+    def value(field: Requested | None, default: int) -> tuple[int, bool]:
+        return (default, False) if field is None else (field.value, field.must_honor)
+
+    x, x_mh = value(r.x_offset, 0)
+    y, y_mh = value(r.y_offset, 0)
+    w, w_mh = value(r.width, limit_w - x)
+    h, h_mh = value(r.height, limit_h - y)
+    if min(x, y) < 0 or min(w, h) < 1:
+        raise TicketRejected("invalid", "ScanRegion values must be positive")
+    if x >= max_w or y >= max_h:
+        raise TicketRejected("invalid", "ScanRegion lies outside the scan area")
+    cw, ch = min(w, max_w - x), min(h, max_h - y)
+    clipped = (cw, ch) != (w, h)
+    if clipped and (w_mh or h_mh or x_mh or y_mh):
+        raise _conflict("ScanRegion")
+    return Region(x, y, cw, ch), clipped, False
+
+
+def negotiate(ticket: ScanTicket, caps: Capabilities) -> FinalParameters:
+    """The parameters a job will use for this ticket, or ``TicketRejected``."""
+    p: DocumentParameters = ticket.parameters
+
+    if p.format is not None and p.format.value not in caps.formats:
+        raise TicketRejected("format", f"format {p.format.value!r} is not supported")
+    fmt = _choose(p.format, default_format(caps), caps.formats, "Format")
+
+    source = _choose(p.input_source, default_source(caps), [s.value for s in caps.sources()], "InputSource")
+    source = Used(InputSource(source.value), source.override, source.used_default)
+    src_caps = caps.source(source.value)
+
+    lossless = fmt.value in LOSSLESS_FORMATS
+    if p.compression_quality is None:
+        quality = Used(100 if lossless else DEFAULT_QUALITY, used_default=True)
+    else:
+        q = p.compression_quality
+        if not 0 <= q.value <= 100:
+            raise TicketRejected("invalid", "CompressionQualityFactor must lie in 0..100")
+        if lossless and q.value != 100:
+            if q.must_honor:
+                raise _conflict(f"CompressionQualityFactor {q.value} with lossless {fmt.value}")
+            quality = Used(100, override=True)
+        else:
+            quality = Used(max(q.value, 1), override=q.value < 1)
+
+    if p.images_to_transfer is None:
+        images = Used(1 if source.value is InputSource.PLATEN else 0, used_default=True)
+    else:
+        n = p.images_to_transfer
+        if n.value < 0:
+            raise TicketRejected("invalid", "ImagesToTransfer must not be negative")
+        if source.value is InputSource.PLATEN and n.value > 1:
+            if n.must_honor:
+                raise _conflict("ImagesToTransfer above 1 from the platen")
+            images = Used(1, override=True)
+        elif source.value is InputSource.PLATEN:
+            images = Used(1, override=n.value != 1)
+        else:
+            images = Used(n.value)
+
+    content = _choose(p.content_type, "Auto", CONTENT_TYPES, "ContentType")
+
+    if p.input_size is not None:
+        s = p.input_size.value
+        if s.width < 1 or s.height < 1:
+            raise TicketRejected("invalid", "InputMediaSize must be positive")
+        if p.input_size.must_honor and (s.width > src_caps.max_size.width or s.height > src_caps.max_size.height):
+            raise _conflict("InputMediaSize")
+        input_size = Size(min(s.width, src_caps.max_size.width), min(s.height, src_caps.max_size.height))
+    else:
+        input_size = src_caps.max_size
+
+    brightness = _exposure(p.brightness, caps.brightness, p.auto_exposure)
+    contrast = _exposure(p.contrast, caps.contrast, p.auto_exposure)
+    sharpness = _fixed(p.sharpness, 0, "Sharpness", range_=(-100, 100))
+    rotation = _fixed(p.rotation, 0, "Rotation", allowed=(0, 90, 180, 270))
+    if p.scaling is None:
+        scaling = Used(Size(100, 100), used_default=True)
+    elif p.scaling.value == Size(100, 100):
+        scaling = Used(Size(100, 100))
+    elif p.scaling.must_honor:
+        raise _conflict("Scaling")
+    else:
+        scaling = Used(Size(100, 100), override=True)
+
+    front = _side(p.front, src_caps, input_size)
+    back = None
+    if source.value is InputSource.ADF_DUPLEX:
+        back = _side(p.back, caps.adf_back, input_size) if p.back else front
+    return FinalParameters(
+        format=fmt, compression_quality=quality, images_to_transfer=images,
+        input_source=source, content_type=content, input_size=input_size,
+        brightness=brightness, contrast=contrast, sharpness=sharpness,
+        scaling=scaling, rotation=rotation, front=front, back=back,
+    )
+
+
+def _exposure(req: Requested[int] | None, supported: bool, auto: Requested[bool] | None) -> Used[int]:
+    if req is None:
+        return Used(0, used_default=True)
+    if not -1000 <= req.value <= 1000:
+        raise TicketRejected("invalid", "Brightness and Contrast must lie in -1000..1000")
+    if supported or req.value == 0:
+        return Used(req.value)
+    if req.must_honor or (auto is not None and auto.must_honor):
+        raise _conflict("Exposure")
+    return Used(0, override=True)
+
+
+def _fixed(req: Requested[int] | None, only: int, what: str, range_=None, allowed=None) -> Used[int]:
+    if req is None:
+        return Used(only, used_default=True)
+    if range_ and not range_[0] <= req.value <= range_[1] or allowed and req.value not in allowed:
+        raise TicketRejected("invalid", f"{what} {req.value} is out of range")
+    if req.value == only:
+        return Used(only)
+    if req.must_honor:
+        raise _conflict(f"{what} {req.value}")
+    return Used(only, override=True)
+
+
+def default_parameters(caps: Capabilities) -> FinalParameters:
+    """The DefaultScanTicket: a ticket with nothing asked resolves to it."""
+    return negotiate(ScanTicket(), caps)
+
+
+def _map_range(value: int, r: Range) -> float:
+    """-1000..1000 onto the device's own range, 0 onto its middle."""
+    mid = (r.min + r.max) / 2
+    span = (r.max - r.min) / 2
+    v = mid + span * value / 1000
+    if r.quant:
+        v = r.min + round((v - r.min) / r.quant) * r.quant
+    return v
+
+
+def sane_settings(final: FinalParameters, side: UsedSide, profile: DeviceProfile) -> list[tuple[str, Any]]:
+    """The SANE option values, in the order backends want them (source and mode first)."""
+    source_kind = final.input_source.value
+    if source_kind is InputSource.ADF and InputSource.ADF not in profile.sources:
+        source_kind = InputSource.ADF_DUPLEX
+    sp = profile.sources[source_kind]
+    out: list[tuple[str, Any]] = []
+    if sp.sane_source is not None:
+        out.append(("source", sp.sane_source))
+    mode, depth = sp.modes[side.color]
+    out.append(("mode", mode))
+    if depth is not None:
+        out.append(("depth", depth))
+    if len(profile.resolution_options) == 2:
+        out += [("x-resolution", side.resolution.width), ("y-resolution", side.resolution.height)]
+    else:
+        out.append(("resolution", side.resolution.width))
+    r = side.region
+    if profile.geometry_unit == UNIT_PIXEL:
+        def conv(thou, dpi):
+            return int(thou * dpi / 1000)
+    else:
+        def conv(thou, _dpi):
+            return thou_to_mm(thou)
+    rx, ry = side.resolution.width, side.resolution.height
+    out += [
+        ("tl-x", conv(r.x_offset, rx)), ("tl-y", conv(r.y_offset, ry)),
+        ("br-x", conv(r.x_offset + r.width, rx)), ("br-y", conv(r.y_offset + r.height, ry)),
+    ]
+    if profile.brightness and final.brightness.value:
+        out.append(("brightness", _map_range(final.brightness.value, profile.brightness)))
+    if profile.contrast and final.contrast.value:
+        out.append(("contrast", _map_range(final.contrast.value, profile.contrast)))
+    return out

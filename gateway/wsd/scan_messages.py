@@ -1,0 +1,514 @@
+"""WSD Scan Service bodies <-> typed values (tickets, elements, jobs).
+
+Parsing is strict about types (a non-number where a number belongs is
+``InvalidArgs``) and lenient about what real clients add or leave out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lxml import etree
+
+from gateway.model import (
+    Capabilities, Condition, DocumentParameters, FinalParameters, ImageInformation, JobDescription,
+    JobSnapshot, Requested, RequestedRegion, RequestedSide, ScannerStatus, ScanTicket, Size,
+    SourceCapabilities, Used, UsedSide,
+)
+from gateway.wsd import namespaces as ns
+from gateway.wsd.soap import invalid_args
+
+W = ns.WSCN
+_BOOL = {"true": True, "1": True, "false": False, "0": False}
+
+
+def q(local: str) -> str:
+    return ns.qname(W, local)
+
+
+def sub(parent: etree._Element, local: str, text=None, **attrs) -> etree._Element:
+    el = etree.SubElement(parent, q(local))
+    if text is not None:
+        el.text = str(text)
+    for k, v in attrs.items():
+        el.set(q(k), v)
+    return el
+
+
+def _attr(el: etree._Element, local: str) -> str | None:
+    return el.get(q(local), el.get(local))
+
+
+def _time(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _find(parent: etree._Element | None, *path: str) -> etree._Element | None:
+    el = parent
+    for local in path:
+        if el is None:
+            return None
+        el = el.find(q(local))
+    return el
+
+
+def _must_honor(el: etree._Element) -> bool:
+    value = _attr(el, "MustHonor")
+    if value is None:
+        return False
+    if value.strip() not in _BOOL:
+        raise invalid_args(f"MustHonor must be a boolean, not {value!r}")
+    return _BOOL[value.strip()]
+
+
+def _int(el: etree._Element, what: str) -> int:
+    text = (el.text or "").strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise invalid_args(f"{what} must be an integer, not {text!r}") from None
+    if abs(value) > 2**31:
+        raise invalid_args(f"{what} is out of range")
+    return value
+
+
+def _req_int(parent, *path, inherit: bool = False) -> Requested[int] | None:
+    el = _find(parent, *path)
+    if el is None:
+        return None
+    return Requested(_int(el, path[-1]), _must_honor(el) or inherit)
+
+
+def _req_text(parent, *path) -> Requested[str] | None:
+    el = _find(parent, *path)
+    if el is None:
+        return None
+    return Requested((el.text or "").strip(), _must_honor(el))
+
+
+def _req_size(el: etree._Element | None, what: str, mh: bool = False) -> Requested[Size] | None:
+    if el is None:
+        return None
+    w = el.find(q("Width"))
+    h = el.find(q("Height"))
+    if w is None:
+        raise invalid_args(f"{what} needs a Width")
+    width = _int(w, f"{what} Width")
+    height = _int(h, f"{what} Height") if h is not None else width
+    return Requested(Size(width, height), mh or _must_honor(el))
+
+
+def _side(el: etree._Element | None) -> RequestedSide | None:
+    if el is None:
+        return None
+    region_el = el.find(q("ScanRegion"))
+    region = None
+    if region_el is not None:
+        region = RequestedRegion(
+            x_offset=_req_int(region_el, "ScanRegionXOffset"),
+            y_offset=_req_int(region_el, "ScanRegionYOffset"),
+            width=_req_int(region_el, "ScanRegionWidth"),
+            height=_req_int(region_el, "ScanRegionHeight"),
+        )
+    return RequestedSide(
+        region=region,
+        color=_req_text(el, "ColorProcessing"),
+        resolution=_req_size(el.find(q("Resolution")), "Resolution"),
+    )
+
+
+def parse_ticket(ticket_el: etree._Element | None) -> ScanTicket:
+    """A ScanTicket element -> ScanTicket. Absent parts take our defaults later."""
+    if ticket_el is None:
+        raise invalid_args("the request has no ScanTicket")
+    jd = ticket_el.find(q("JobDescription"))
+
+    def text(parent, local, default=""):
+        el = _find(parent, local)
+        return (el.text or "").strip() if el is not None else default
+
+    description = JobDescription(
+        name=text(jd, "JobName", "Scan") or "Scan",
+        user=text(jd, "JobOriginatingUserName"),
+        information=text(jd, "JobInformation", None) if jd is not None else None,
+    )
+    dp = ticket_el.find(q("DocumentParameters"))
+    if dp is None:
+        return ScanTicket(description, DocumentParameters())
+
+    input_size = _find(dp, "InputSize")
+    media_size = None
+    auto_detect = False
+    if input_size is not None:
+        media_size = _req_size(input_size.find(q("InputMediaSize")), "InputMediaSize", _must_honor(input_size))
+        ad = input_size.find(q("DocumentSizeAutoDetect"))
+        auto_detect = ad is not None and _BOOL.get((ad.text or "").strip(), False)
+
+    exposure = dp.find(q("Exposure"))
+    exposure_mh = exposure is not None and _must_honor(exposure)
+    auto = None
+    if exposure is not None and exposure.find(q("AutoExposure")) is not None:
+        ae = exposure.find(q("AutoExposure"))
+        auto = Requested(_BOOL.get((ae.text or "").strip(), False), exposure_mh or _must_honor(ae))
+    settings = _find(exposure, "ExposureSettings")
+
+    scaling = dp.find(q("Scaling"))
+    scaling_req = None
+    if scaling is not None:
+        sw, sh = scaling.find(q("ScalingWidth")), scaling.find(q("ScalingHeight"))
+        if sw is None or sh is None:
+            raise invalid_args("Scaling needs ScalingWidth and ScalingHeight")
+        scaling_req = Requested(Size(_int(sw, "ScalingWidth"), _int(sh, "ScalingHeight")), _must_honor(scaling))
+
+    sides = dp.find(q("MediaSides"))
+    return ScanTicket(description, DocumentParameters(
+        format=_req_text(dp, "Format"),
+        compression_quality=_req_int(dp, "CompressionQualityFactor"),
+        images_to_transfer=_req_int(dp, "ImagesToTransfer"),
+        input_source=_req_text(dp, "InputSource"),
+        content_type=_req_text(dp, "ContentType"),
+        input_size=media_size,
+        auto_detect_size=auto_detect,
+        auto_exposure=auto,
+        brightness=_req_int(settings, "Brightness", inherit=exposure_mh),
+        contrast=_req_int(settings, "Contrast", inherit=exposure_mh),
+        sharpness=_req_int(settings, "Sharpness", inherit=exposure_mh),
+        scaling=scaling_req,
+        rotation=_req_int(dp, "Rotation"),
+        front=_side(_find(sides, "MediaFront")),
+        back=_side(_find(sides, "MediaBack")),
+    ))
+
+
+def parse_requested_names(body: etree._Element) -> list[str]:
+    """RequestedElements/Name QNames, resolved by the namespaces in scope."""
+    names = []
+    for el in body.iter(q("Name")):
+        text = (el.text or "").strip()
+        prefix, _, local = text.rpartition(":")
+        uri = el.nsmap.get(prefix or None)
+        names.append(ns.qname(uri, local) if uri else text)
+    return names
+
+
+def parse_job_id(body: etree._Element) -> int:
+    el = body.find(q("JobId"))
+    if el is None:
+        raise invalid_args("the request has no JobId")
+    return _int(el, "JobId")
+
+
+def parse_job_token(body: etree._Element) -> str:
+    el = body.find(q("JobToken"))
+    return (el.text or "").strip() if el is not None else ""
+
+
+def parse_document_name(body: etree._Element) -> str | None:
+    el = _find(body, "DocumentDescription", "DocumentName")
+    return (el.text or "").strip() if el is not None else None
+
+
+# ---------------------------------------------------------------- building
+
+
+def _resolutions(parent: etree._Element, local: str, caps: SourceCapabilities) -> None:
+    res = sub(parent, local)
+    widths = sub(res, "Widths")
+    for v in caps.resolutions_x:
+        sub(widths, "Width", v)
+    heights = sub(res, "Heights")
+    for v in caps.resolutions_y:
+        sub(heights, "Height", v)
+
+
+def _size(parent: etree._Element, local: str, size: Size) -> None:
+    el = sub(parent, local)
+    sub(el, "Width", size.width)
+    sub(el, "Height", size.height)
+
+
+def _source(parent: etree._Element, prefix: str, caps: SourceCapabilities) -> None:
+    _size(parent, f"{prefix}OpticalResolution", caps.optical_resolution)
+    _resolutions(parent, f"{prefix}Resolutions", caps)
+    color = sub(parent, f"{prefix}Color")
+    for c in caps.colors:
+        sub(color, "ColorEntry", c.value)
+    _size(parent, f"{prefix}MinimumSize", caps.min_size)
+    _size(parent, f"{prefix}MaximumSize", caps.max_size)
+
+
+def scanner_description(caps: Capabilities) -> etree._Element:
+    el = etree.Element(q("ScannerDescription"), nsmap={"wscn": W})
+    sub(el, "ScannerName", caps.name)
+    if caps.info:
+        sub(el, "ScannerInfo", caps.info)
+    if caps.location:
+        sub(el, "ScannerLocation", caps.location)
+    return el
+
+
+def scanner_configuration(caps: Capabilities) -> etree._Element:
+    el = etree.Element(q("ScannerConfiguration"), nsmap={"wscn": W})
+    ds = sub(el, "DeviceSettings")
+    formats = sub(ds, "FormatsSupported")
+    for f in caps.formats:
+        sub(formats, "FormatValue", f)
+    cq = sub(ds, "CompressionQualityFactorSupported")
+    sub(cq, "MinValue", caps.quality_range[0])
+    sub(cq, "MaxValue", caps.quality_range[1])
+    ct = sub(ds, "ContentTypesSupported")
+    for c in caps.content_types:
+        sub(ct, "ContentTypeValue", c)
+    sub(ds, "DocumentSizeAutoDetectSupported", _bool(caps.auto_detect_size))
+    sub(ds, "AutoExposureSupported", _bool(caps.auto_exposure))
+    sub(ds, "BrightnessSupported", _bool(caps.brightness))
+    sub(ds, "ContrastSupported", _bool(caps.contrast))
+    scaling = sub(ds, "ScalingRangeSupported")
+    for local in ("ScalingWidth", "ScalingHeight"):
+        s = sub(scaling, local)
+        sub(s, "MinValue", 100)
+        sub(s, "MaxValue", 100)
+    rot = sub(ds, "RotationsSupported")
+    for r in caps.rotations:
+        sub(rot, "RotationValue", r)
+    if caps.platen:
+        _source(sub(el, "Platen"), "Platen", caps.platen)
+    if caps.adf_front:
+        adf = sub(el, "ADF")
+        sub(adf, "ADFSupportsDuplex", _bool(caps.duplex))
+        _source(sub(adf, "ADFFront"), "ADF", caps.adf_front)
+        if caps.adf_back:
+            _source(sub(adf, "ADFBack"), "ADF", caps.adf_back)
+    return el
+
+
+def _bool(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def _condition(parent: etree._Element, local: str, c: Condition, cleared: datetime | None = None) -> None:
+    el = sub(parent, local, Id=str(c.id))
+    sub(el, "Time", _time(c.time))
+    sub(el, "Name", c.name)
+    sub(el, "Component", c.component)
+    sub(el, "Severity", c.severity)
+    if cleared is not None:
+        sub(el, "ClearTime", _time(cleared))
+
+
+def scanner_status(status: ScannerStatus) -> etree._Element:
+    el = etree.Element(q("ScannerStatus"), nsmap={"wscn": W})
+    sub(el, "ScannerCurrentTime", _time(status.time))
+    sub(el, "ScannerState", status.state.value)
+    reasons = sub(el, "ScannerStateReasons")
+    for r in status.reasons:
+        sub(reasons, "ScannerStateReason", r)
+    active = sub(el, "ActiveConditions")
+    for c in status.conditions:
+        _condition(active, "DeviceCondition", c)
+    if status.history:
+        history = sub(el, "ConditionHistory")
+        for c, cleared in status.history:
+            _condition(history, "ConditionHistoryEntry", c, cleared)
+    return el
+
+
+def _used(parent: etree._Element, local: str, u: Used, final: bool) -> etree._Element:
+    value = u.value.value if hasattr(u.value, "value") else u.value
+    el = sub(parent, local, value)
+    if final and u.override:
+        el.set(q("Override"), "true")
+    if final and u.used_default:
+        el.set(q("UsedDefault"), "true")
+    return el
+
+
+def _flag(el: etree._Element, override: bool, default: bool, final: bool) -> etree._Element:
+    if final and override:
+        el.set(q("Override"), "true")
+    if final and default:
+        el.set(q("UsedDefault"), "true")
+    return el
+
+
+def _media_side(parent: etree._Element, local: str, side: UsedSide, final: bool) -> None:
+    el = sub(parent, local)
+    region = sub(el, "ScanRegion")
+    r = side.region
+    for name, v in (("ScanRegionXOffset", r.x_offset), ("ScanRegionYOffset", r.y_offset),
+                    ("ScanRegionWidth", r.width), ("ScanRegionHeight", r.height)):
+        _flag(sub(region, name, v), side.region_override, side.region_default, final)
+    _flag(sub(el, "ColorProcessing", side.color.value), side.color_override, side.color_default, final)
+    res = sub(el, "Resolution")
+    _flag(sub(res, "Width", side.resolution.width), side.resolution_override, side.resolution_default, final)
+    _flag(sub(res, "Height", side.resolution.height), side.resolution_override, side.resolution_default, final)
+
+
+def document_parameters(p: FinalParameters, local: str = "DocumentParameters") -> etree._Element:
+    """DocumentParameters (default or corrected ticket) or DocumentFinalParameters (with Override/UsedDefault)."""
+    final = local == "DocumentFinalParameters"
+    el = etree.Element(q(local), nsmap={"wscn": W})
+    _used(el, "Format", p.format, final)
+    _used(el, "CompressionQualityFactor", p.compression_quality, final)
+    _used(el, "ImagesToTransfer", p.images_to_transfer, final)
+    _used(el, "InputSource", p.input_source, final)
+    _used(el, "ContentType", p.content_type, final)
+    size = sub(sub(el, "InputSize"), "InputMediaSize")
+    sub(size, "Width", p.input_size.width)
+    sub(size, "Height", p.input_size.height)
+    settings = sub(sub(el, "Exposure"), "ExposureSettings")
+    _used(settings, "Brightness", p.brightness, final)
+    _used(settings, "Contrast", p.contrast, final)
+    _used(settings, "Sharpness", p.sharpness, final)
+    scaling = sub(el, "Scaling")
+    _flag(sub(scaling, "ScalingWidth", p.scaling.value.width), p.scaling.override, p.scaling.used_default, final)
+    _flag(sub(scaling, "ScalingHeight", p.scaling.value.height), p.scaling.override, p.scaling.used_default, final)
+    _used(el, "Rotation", p.rotation, final)
+    sides = sub(el, "MediaSides")
+    _media_side(sides, "MediaFront", p.front, final)
+    if p.back is not None:
+        _media_side(sides, "MediaBack", p.back, final)
+    return el
+
+
+def scan_ticket(ticket: ScanTicket, params: FinalParameters) -> etree._Element:
+    el = etree.Element(q("ScanTicket"), nsmap={"wscn": W})
+    jd = sub(el, "JobDescription")
+    sub(jd, "JobName", ticket.description.name)
+    sub(jd, "JobOriginatingUserName", ticket.description.user)
+    if ticket.description.information:
+        sub(jd, "JobInformation", ticket.description.information)
+    el.append(document_parameters(params))
+    return el
+
+
+def default_scan_ticket(params: FinalParameters) -> etree._Element:
+    el = etree.Element(q("DefaultScanTicket"), nsmap={"wscn": W})
+    jd = sub(el, "JobDescription")
+    sub(jd, "JobName", "Scan")
+    sub(jd, "JobOriginatingUserName", "")
+    el.append(document_parameters(params))
+    return el
+
+
+def image_information(info: ImageInformation) -> etree._Element:
+    el = etree.Element(q("ImageInformation"), nsmap={"wscn": W})
+    for local, side in (("MediaFrontImageInfo", info.front), ("MediaBackImageInfo", info.back)):
+        if side is None:
+            continue
+        s = sub(el, local)
+        sub(s, "PixelsPerLine", side.pixels_per_line)
+        sub(s, "NumberOfLines", side.lines)
+        sub(s, "BytesPerLine", side.bytes_per_line)
+    return el
+
+
+def element_data(parent: etree._Element, name: str, content: etree._Element | None) -> None:
+    """One ElementData; ``name`` is a Clark QName written back as wscn:Local where it is ours."""
+    uri, _, local = name[1:].partition("}") if name.startswith("{") else (None, None, name)
+    text = f"wscn:{local}" if uri == W else (local if uri is None else name)
+    el = sub(parent, "ElementData", Name=text, Valid=_bool(content is not None))
+    if content is not None:
+        el.append(content)
+
+
+def scanner_elements(pairs: list[tuple[str, etree._Element | None]]) -> etree._Element:
+    resp = etree.Element(q("GetScannerElementsResponse"), nsmap={"wscn": W})
+    elements = sub(resp, "ScannerElements")
+    for name, content in pairs:
+        element_data(elements, name, content)
+    return resp
+
+
+def validate_response(valid: bool, info: ImageInformation, corrected: FinalParameters | None,
+                      ticket: ScanTicket) -> etree._Element:
+    resp = etree.Element(q("ValidateScanTicketResponse"), nsmap={"wscn": W})
+    vi = sub(resp, "ValidationInfo")
+    sub(vi, "ValidTicket", _bool(valid))
+    if corrected is not None:
+        vst = sub(vi, "ValidScanTicket")
+        for child in scan_ticket(ticket, corrected):
+            vst.append(child)
+    vi.append(image_information(info))
+    return resp
+
+
+def create_job_response(job_id: int, token: str, info: ImageInformation, final: FinalParameters) -> etree._Element:
+    resp = etree.Element(q("CreateScanJobResponse"), nsmap={"wscn": W})
+    sub(resp, "JobId", job_id)
+    sub(resp, "JobToken", token)
+    resp.append(image_information(info))
+    resp.append(document_parameters(final, "DocumentFinalParameters"))
+    return resp
+
+
+def retrieve_image_response(content_id: str) -> etree._Element:
+    resp = etree.Element(q("RetrieveImageResponse"), nsmap={"wscn": W, "xop": ns.XOP})
+    data = sub(resp, "ScanData")
+    etree.SubElement(data, ns.qname(ns.XOP, "Include")).set("href", f"cid:{content_id}")
+    return resp
+
+
+def job_status(job: JobSnapshot) -> etree._Element:
+    el = etree.Element(q("JobStatus"), nsmap={"wscn": W})
+    sub(el, "JobId", job.id)
+    sub(el, "JobState", job.state.value)
+    reasons = sub(el, "JobStateReasons")
+    for r in job.reasons:
+        sub(reasons, "JobStateReason", r)
+    sub(el, "ScansCompleted", job.scans_completed)
+    sub(el, "JobCreatedTime", _time(job.created))
+    if job.completed is not None:
+        sub(el, "JobCompletedTime", _time(job.completed))
+    return el
+
+
+def documents(job: JobSnapshot) -> etree._Element:
+    el = etree.Element(q("Documents"), nsmap={"wscn": W})
+    el.append(document_parameters(job.final, "DocumentFinalParameters"))
+    for name in job.documents:
+        sub(sub(sub(el, "Document"), "DocumentDescription"), "DocumentName", name)
+    return el
+
+
+def job_elements(pairs: list[tuple[str, etree._Element | None]]) -> etree._Element:
+    resp = etree.Element(q("GetJobElementsResponse"), nsmap={"wscn": W})
+    elements = sub(resp, "JobElements")
+    for name, content in pairs:
+        element_data(elements, name, content)
+    return resp
+
+
+def _summary(parent: etree._Element, job: JobSnapshot) -> None:
+    el = sub(parent, "JobSummary")
+    sub(el, "JobId", job.id)
+    sub(el, "JobName", job.ticket.description.name)
+    sub(el, "JobOriginatingUserName", job.ticket.description.user)
+    sub(el, "JobState", job.state.value)
+    reasons = sub(el, "JobStateReasons")
+    for r in job.reasons:
+        sub(reasons, "JobStateReason", r)
+    sub(el, "ScansCompleted", job.scans_completed)
+
+
+def active_jobs(jobs: list[JobSnapshot]) -> etree._Element:
+    resp = etree.Element(q("GetActiveJobsResponse"), nsmap={"wscn": W})
+    container = sub(resp, "ActiveJobs")
+    for job in jobs:
+        _summary(container, job)
+    return resp
+
+
+def job_history(jobs: list[JobSnapshot]) -> etree._Element:
+    resp = etree.Element(q("GetJobHistoryResponse"), nsmap={"wscn": W})
+    container = sub(resp, "JobHistory")
+    for job in jobs:
+        _summary(container, job)
+    return resp
+
+
+def empty_response(operation: str) -> etree._Element:
+    return etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})

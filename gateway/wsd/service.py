@@ -1,0 +1,345 @@
+"""twisted.web resources: one per device, requests dispatched by their WS-Addressing Action.
+
+Every failure becomes the SOAP fault the WSD Scan pages name, logged once,
+with a non-2xx status; nothing a client sends reaches another job.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+from lxml import etree
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from gateway.model import ServiceError
+from gateway.wsd import namespaces as ns
+from gateway.wsd import scan_messages as msg
+from gateway.wsd.metadata import DeviceMetadata, get_response
+from gateway.wsd.mtom import MtomMessage
+from gateway.wsd.soap import (
+    MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, invalid_args, parse_envelope,
+    receiver_fault, sender_fault, serialize,
+)
+
+log = Logger()
+
+SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
+
+FAULTS = {
+    "conflict": (ns.WSCN, "ClientErrorConflictingRequiredParameters", "Sender"),
+    "format": (ns.WSCN, "ClientErrorFormatNotSupported", "Sender"),
+    "invalid": (ns.WSCN, "InvalidArgs", "Sender"),
+    "no-images": (ns.WSCN, "ClientErrorNoImagesAvailable", "Sender"),
+    "busy": (ns.WSCN, "ServerErrorNotAcceptingJobs", "Receiver"),
+    "not-found": (ns.WSCN, "ClientErrorJobIdNotFound", "Sender"),
+    "bad-token": (ns.WSCN, "ClientErrorInvalidJobToken", "Sender"),
+    "cancelled": (ns.WSCN, "ClientErrorJobCancelled", "Sender"),
+    "device": (ns.WSCN, "OperationFailed", "Receiver"),
+}
+
+
+def fault_for(error: ServiceError) -> SoapFault:
+    namespace, name, code = FAULTS.get(error.kind, FAULTS["device"])
+    make = sender_fault if code == "Sender" else receiver_fault
+    return make(namespace, name, error.reason)
+
+
+class ScanDevice(Protocol):
+    """What the scan service needs of a scanner (``scanner.device.Scanner`` is one)."""
+
+    uuid: str
+    metadata: DeviceMetadata
+    capabilities: Any
+    default_parameters: Any
+
+    def scanner_status(self): ...
+    def validate(self, ticket): ...
+    def create_job(self, ticket) -> defer.Deferred: ...
+    def retrieve(self, job_id: int, token: str) -> defer.Deferred: ...
+    def cancel(self, job_id: int) -> None: ...
+    def job_snapshot(self, job_id: int): ...
+    def active_jobs(self) -> list: ...
+    def job_history(self) -> list: ...
+
+
+class LimitedRequest(server.Request):
+    """Refuses a body larger than MAX_BODY_BYTES before reading it (HTTP 413)."""
+
+    too_large = False
+
+    def gotLength(self, length):
+        if length is not None and length > MAX_BODY_BYTES:
+            self._refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self.too_large:
+            return
+        if self.content is not None and self.content.tell() + len(data) > MAX_BODY_BYTES:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def _refuse(self):
+        self.too_large = True
+        log.warn("refused a request body over {limit} bytes from {peer}", limit=MAX_BODY_BYTES,
+                 peer=self.channel.transport.getPeer())
+        self.channel.transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.channel.transport.loseConnection()
+
+
+def _host_base(request: server.Request) -> str:
+    """The scheme://host:port the client used to reach us, for URLs in our answers."""
+    host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
+    if not host or any(c in host for c in "/?#@ "):
+        h = request.getHost()
+        host = f"[{h.host}]:{h.port}" if ":" in h.host else f"{h.host}:{h.port}"
+    return f"http://{host}"
+
+
+class DeviceResource(resource.Resource):
+    """``/<uuid>`` (device: metadata) and ``/<uuid>/scan`` (the scan service): both answer both."""
+
+    isLeaf = True
+
+    def __init__(self, device: ScanDevice, reactor):
+        super().__init__()
+        self.device = device
+        self.reactor = reactor
+        self.handlers: dict[str, Callable[[Envelope, server.Request], Any]] = {
+            ns.GET_ACTION: self.transfer_get,
+            ns.scan_action("GetScannerElements"): self.get_scanner_elements,
+            ns.scan_action("ValidateScanTicket"): self.validate_scan_ticket,
+            ns.scan_action("CreateScanJob"): self.create_scan_job,
+            ns.scan_action("RetrieveImage"): self.retrieve_image,
+            ns.scan_action("CancelJob"): self.cancel_job,
+            ns.scan_action("GetJobElements"): self.get_job_elements,
+            ns.scan_action("GetActiveJobs"): self.get_active_jobs,
+            ns.scan_action("GetJobHistory"): self.get_job_history,
+        }
+
+    def render_GET(self, request):
+        request.redirect(b"/")
+        return b""
+
+    def render_POST(self, request):
+        if getattr(request, "too_large", False):
+            return b""
+        ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+        if ctype not in (b"application/soap+xml", b"text/xml", b"application/xml"):
+            log.info("refused {peer}: content type {ctype!r} is not SOAP", peer=request.getClientAddress(),
+                     ctype=ctype.decode("latin-1"))
+            request.setResponseCode(415)
+            return b"SOAP 1.2 (application/soap+xml) expected\n"
+        body = request.content.read(MAX_BODY_BYTES + 1)
+        d = defer.maybeDeferred(self._dispatch, body, request)
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def _dispatch(self, body: bytes, request: server.Request):
+        request.envelope = None
+        env = parse_envelope(body)
+        request.envelope = env
+        handler = self.handlers.get(env.action)
+        if handler is None:
+            raise SoapFault("Sender", ns.qname(ns.WSA, "ActionNotSupported"),
+                            f"the action {env.action} is not supported", detail=env.action)
+        if env.body is None and env.action != ns.GET_ACTION:
+            raise invalid_args("the Body is empty")
+        return handler(env, request)
+
+    def _failed(self, failure, request: server.Request):
+        error = failure.value
+        if isinstance(error, ServiceError):
+            fault = fault_for(error)
+        elif isinstance(error, SoapFault):
+            fault = error
+        else:
+            log.failure("internal error while answering {peer}", failure, peer=request.getClientAddress())
+            fault = receiver_fault(ns.WSCN, "ServerErrorInternalError", "internal error")
+        env = getattr(request, "envelope", None)
+        action = env.action.rsplit("/", 1)[-1] if env else "request"
+        log.info("{action} from {peer}: fault {subcode}: {reason}", action=action,
+                 peer=request.getClientAddress().host if hasattr(request.getClientAddress(), "host") else "?",
+                 subcode=etree.QName(fault.subcode).localname, reason=fault.reason)
+        if request.finished or request._disconnected:
+            return
+        if request.startedWriting:
+            request.transport.abortConnection()
+            return
+        self._reply(request, build_fault(fault, env.message_id if env else None), fault.http_status)
+
+    def _reply(self, request: server.Request, envelope: etree._Element, code: int = 200) -> None:
+        if request._disconnected:
+            return
+        data = serialize(envelope)
+        request.setResponseCode(code)
+        request.setHeader(b"content-type", SOAP_CONTENT_TYPE)
+        request.setHeader(b"content-length", str(len(data)).encode())
+        request.write(data)
+        request.finish()
+
+    def _respond(self, env: Envelope, request: server.Request, operation: str, body: etree._Element) -> None:
+        reply = build_envelope(ns.scan_response_action(operation), body, relates_to=env.message_id)
+        self._reply(request, reply)
+
+    # ------------------------------------------------------------ operations
+
+    def transfer_get(self, env: Envelope, request):
+        base = _host_base(request)
+        meta = self.device.metadata
+        body = get_response(meta, f"{base}/", f"{base}/{self.device.uuid}/scan")
+        self._reply(request, build_envelope(ns.GET_RESPONSE_ACTION, body, relates_to=env.message_id))
+
+    def get_scanner_elements(self, env: Envelope, request):
+        d = self.device
+        makers = {
+            ns.qname(ns.WSCN, "ScannerDescription"): lambda: msg.scanner_description(d.capabilities),
+            ns.qname(ns.WSCN, "ScannerConfiguration"): lambda: msg.scanner_configuration(d.capabilities),
+            ns.qname(ns.WSCN, "ScannerStatus"): lambda: msg.scanner_status(d.scanner_status()),
+            ns.qname(ns.WSCN, "DefaultScanTicket"): lambda: msg.default_scan_ticket(d.default_parameters),
+        }
+        names = msg.parse_requested_names(env.body)
+        if not names:
+            raise invalid_args("RequestedElements names no element")
+        pairs = [(n, makers[n]() if n in makers else None) for n in names]
+        self._respond(env, request, "GetScannerElements", msg.scanner_elements(pairs))
+
+    def validate_scan_ticket(self, env: Envelope, request):
+        ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
+        final, info = self.device.validate(ticket)
+        corrected = final if _needs_correction(final) else None
+        self._respond(env, request, "ValidateScanTicket",
+                      msg.validate_response(corrected is None, info, corrected, ticket))
+
+    @defer.inlineCallbacks
+    def create_scan_job(self, env: Envelope, request):
+        if env.body.find(msg.q("ScanIdentifier")) is not None:
+            raise sender_fault(ns.WSCN, "ClientErrorInvalidScanIdentifier", "no scan is waiting at the device")
+        ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
+        job = yield self.device.create_job(ticket)
+        self._respond(env, request, "CreateScanJob",
+                      msg.create_job_response(job.id, job.token, job.image_info, job.final))
+
+    @defer.inlineCallbacks
+    def retrieve_image(self, env: Envelope, request):
+        job_id = msg.parse_job_id(env.body)
+        token = msg.parse_job_token(env.body)
+        name = msg.parse_document_name(env.body)
+        transfer = yield self.device.retrieve(job_id, token)
+        if name:
+            transfer.job.documents.append(name)
+        mtom = MtomMessage(transfer.content_type)
+        soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
+                                        msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
+        if request._disconnected:
+            transfer.pipe.abort()
+            return
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", mtom.content_type.encode())
+        request.setHeader(b"mime-version", b"1.0")
+        request.write(mtom.head(soap))
+        request.registerProducer(transfer.pipe, True)
+        request.notifyFinish().addErrback(lambda _f: transfer.pipe.abort())
+
+        def done(error):
+            request.unregisterProducer()
+            if error is not None:
+                log.warn("image of job {job} ended early: {error}", job=job_id, error=error)
+                if not request._disconnected:
+                    request.transport.abortConnection()
+                return
+            if not request._disconnected:
+                request.write(mtom.tail())
+                request.finish()
+
+        transfer.pipe.attach(request.write, done)
+
+    def cancel_job(self, env: Envelope, request):
+        self.device.cancel(msg.parse_job_id(env.body))
+        self._respond(env, request, "CancelJob", msg.empty_response("CancelJob"))
+
+    def get_job_elements(self, env: Envelope, request):
+        job = self.device.job_snapshot(msg.parse_job_id(env.body))
+        makers = {
+            ns.qname(ns.WSCN, "JobStatus"): lambda: msg.job_status(job),
+            ns.qname(ns.WSCN, "ScanTicket"): lambda: msg.scan_ticket(job.ticket, job.final),
+            ns.qname(ns.WSCN, "Documents"): lambda: msg.documents(job),
+        }
+        names = msg.parse_requested_names(env.body)
+        pairs = [(n, makers[n]() if n in makers else None) for n in names]
+        self._respond(env, request, "GetJobElements", msg.job_elements(pairs))
+
+    def get_active_jobs(self, env: Envelope, request):
+        self._respond(env, request, "GetActiveJobs", msg.active_jobs(self.device.active_jobs()))
+
+    def get_job_history(self, env: Envelope, request):
+        self._respond(env, request, "GetJobHistory", msg.job_history(self.device.job_history()))
+
+
+def _needs_correction(final) -> bool:
+    """A ticket is valid as sent when nothing had to be overridden."""
+    used = [final.format, final.compression_quality, final.images_to_transfer, final.input_source,
+            final.content_type, final.brightness, final.contrast, final.sharpness, final.scaling, final.rotation]
+    sides = [s for s in (final.front, final.back) if s is not None]
+    return any(u.override for u in used) or any(
+        s.region_override or s.color_override or s.resolution_override for s in sides)
+
+
+class RootResource(resource.Resource):
+    """Routes ``/<uuid>[/scan]`` to its device; a POST to ``/`` goes by ``wsa:To``."""
+
+    def __init__(self, status_page: resource.Resource | None = None):
+        super().__init__()
+        self.devices: dict[str, DeviceResource] = {}
+        self.status_page = status_page
+
+    def add(self, device_resource: DeviceResource) -> None:
+        self.devices[device_resource.device.uuid] = device_resource
+
+    def remove(self, uuid: str) -> None:
+        self.devices.pop(uuid, None)
+
+    def getChild(self, path: bytes, request):
+        key = path.decode("ascii", "replace")
+        if key.startswith("urn:uuid:"):
+            key = key[len("urn:uuid:"):]
+        if key in self.devices:
+            return self.devices[key]
+        if path == b"" and request.method == b"POST":
+            return _ByAddress(self)
+        if self.status_page is not None:
+            return self.status_page.getChildWithDefault(path, request) if path else self.status_page
+        return resource.NoResource()
+
+    def render_GET(self, request):
+        return self.status_page.render_GET(request) if self.status_page else b""
+
+
+class _ByAddress(resource.Resource):
+    """A POST to ``/``: find the device from ``wsa:To`` (its urn:uuid or URL)."""
+
+    isLeaf = True
+
+    def __init__(self, root: RootResource):
+        super().__init__()
+        self.root = root
+
+    def render_POST(self, request):
+        body = request.content.read(MAX_BODY_BYTES + 1)
+        request.content.seek(0)
+        try:
+            to = parse_envelope(body).to or ""
+        except SoapFault:
+            to = ""
+        for uuid, res in self.root.devices.items():
+            if uuid in to:
+                return res.render_POST(request)
+        if len(self.root.devices) == 1:
+            return next(iter(self.root.devices.values())).render_POST(request)
+        request.setResponseCode(404)
+        return b"no device at this address\n"

@@ -1,0 +1,179 @@
+"""CreateScanJob, RetrieveImage and the job operations sane-airscan never sends, over plain HTTP."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.support.soap_client import call, create_job, el, job_of, retrieve, ticket
+
+
+def scan(gw, **kw):
+    r = create_job(gw.scan_url, ticket(**kw))
+    assert r.status == 200, r.body
+    job_id, token = job_of(r)
+    image = retrieve(gw.scan_url, job_id, token)
+    assert image.status == 200, image.body[:2000]
+    return r, image
+
+
+def test_png_colour_scan_has_the_size_and_mode_of_the_ticket(gateway):
+    created, image = scan(gateway, fmt="png", color="RGB24", dpi=100)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == "PNG" and picture.mode == "RGB"
+    assert picture.size == (1181, 1181)  # 300 mm at 100 dpi
+    assert created.text(".//wscn:MediaFrontImageInfo/wscn:PixelsPerLine") == "1181"
+    assert created.text(".//wscn:MediaFrontImageInfo/wscn:NumberOfLines") == "1181"
+    assert created.text(".//wscn:MediaFrontImageInfo/wscn:BytesPerLine") == "0"
+
+
+def test_response_is_mtom_with_the_soap_part_first_and_the_image_part_second(gateway):
+    _created, image = scan(gateway, fmt="png", color="Grayscale8", dpi=75)
+    assert 'type="application/xop+xml"' in image.headers["content-type"]
+    assert image.headers.get("transfer-encoding") == "chunked"
+    (soap_type, _soap), (image_type, _data) = image.parts()
+    assert soap_type == "application/xop+xml" and image_type == "image/png"
+    href = image.find(".//wscn:ScanData/xop:Include").get("href")
+    assert href.startswith("cid:")
+
+
+@pytest.mark.parametrize("color, mode", [("BlackAndWhite1", "1"), ("Grayscale8", "L"), ("Grayscale16", "I;16"),
+                                         ("RGB24", "RGB")])
+def test_png_keeps_every_colour_depth(gateway, color, mode):
+    _created, image = scan(gateway, fmt="png", color=color, dpi=75)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.mode.startswith(mode.split(";")[0]) and picture.size == (885, 885)
+
+
+@pytest.mark.parametrize("color, mode", [("BlackAndWhite1", "L"), ("Grayscale8", "L"), ("RGB24", "RGB")])
+def test_jfif_scan_decodes_as_jpeg(gateway, color, mode):
+    _created, image = scan(gateway, fmt="jfif", color=color, dpi=75)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == "JPEG" and picture.mode == mode and picture.size == (885, 885)
+    assert picture.info.get("dpi") == (75, 75)
+
+
+@pytest.mark.parametrize("color, mode", [("BlackAndWhite1", "P"), ("Grayscale8", "L"), ("RGB24", "RGB")])
+def test_dib_scan_is_a_complete_bmp_file(gateway, color, mode):
+    created, image = scan(gateway, fmt="dib", color=color, dpi=75)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == "BMP" and picture.mode == mode and picture.size == (885, 885)
+    bits = {"BlackAndWhite1": 1, "Grayscale8": 8, "RGB24": 24}[color]
+    assert created.text(".//wscn:BytesPerLine") == str((885 * bits + 31) // 32 * 4)
+
+
+def test_scan_region_in_thousandths_of_an_inch_becomes_the_image_size(gateway):
+    created, image = scan(gateway, fmt="png", color="Grayscale8", dpi=100, region=(1000, 2000, 2000, 3000))
+    picture = Image.open(io.BytesIO(image.image))
+    promised = (int(created.text(".//wscn:PixelsPerLine")), int(created.text(".//wscn:NumberOfLines")))
+    assert picture.size == promised
+    assert abs(picture.size[0] - 200) <= 2 and abs(picture.size[1] - 300) <= 2
+    assert created.text(".//wscn:DocumentFinalParameters//wscn:ScanRegionWidth") == "2000"
+
+
+def test_test_picture_content_arrives_intact(tmp_path):
+    from tests.support.gateway_process import GatewayProcess
+    with GatewayProcess(tmp_path, test_conf='geometry_max 300.0\ntest-picture "Solid white"\n') as gw:
+        _created, image = scan(gw, fmt="png", color="Grayscale8", dpi=75, region=(0, 0, 1000, 1000))
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.getextrema() == (255, 255)
+
+
+def test_final_parameters_mark_what_the_scanner_chose(gateway):
+    created, _image = scan(gateway, fmt="png", color="RGB24", dpi=301)
+    resolution = created.find(".//wscn:DocumentFinalParameters//wscn:Resolution/wscn:Width")
+    assert resolution.text == "300"
+    assert resolution.get("{http://schemas.microsoft.com/windows/2006/08/wdp/scan}Override") == "true"
+    rotation = created.find(".//wscn:DocumentFinalParameters/wscn:Rotation")
+    assert rotation.get("{http://schemas.microsoft.com/windows/2006/08/wdp/scan}UsedDefault") == "true"
+
+
+def test_a_second_job_while_one_is_active_is_refused(gateway):
+    first = create_job(gateway.scan_url, ticket(dpi=75))
+    second = create_job(gateway.scan_url, ticket(dpi=75))
+    assert second.status == 500 and second.fault_subcode == "wscn:ServerErrorNotAcceptingJobs"
+    job_id, token = job_of(first)
+    assert retrieve(gateway.scan_url, job_id, token).status == 200
+
+
+def test_retrieve_with_a_wrong_token_is_refused_and_the_job_survives(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    bad = retrieve(gateway.scan_url, job_id, token + "x")
+    assert bad.status == 400 and bad.fault_subcode == "wscn:ClientErrorInvalidJobToken"
+    assert retrieve(gateway.scan_url, job_id, token).status == 200
+
+
+def test_retrieve_of_an_unknown_job_is_job_id_not_found(gateway):
+    r = retrieve(gateway.scan_url, 7, "nothing")
+    assert r.fault_subcode == "wscn:ClientErrorJobIdNotFound"
+
+
+def test_retrieve_after_the_last_image_is_no_images_available(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    assert retrieve(gateway.scan_url, job_id, token).status == 200
+    again = retrieve(gateway.scan_url, job_id, token)
+    assert again.fault_subcode == "wscn:ClientErrorNoImagesAvailable"
+
+
+def test_cancelled_job_refuses_retrieve_and_shows_canceled(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    cancelled = call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+    assert cancelled.status == 200 and cancelled.find(".//wscn:CancelJobResponse") is not None
+    r = retrieve(gateway.scan_url, job_id, token)
+    assert r.fault_subcode == "wscn:ClientErrorJobCancelled"
+    status = call(gateway.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=job_id),
+                  el("RequestedElements", el("Name", text="wscn:JobStatus"))))
+    assert status.text(".//wscn:JobStatus/wscn:JobState") == "Canceled"
+
+
+def test_cancel_of_an_unknown_job_is_job_id_not_found(gateway):
+    r = call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=12)))
+    assert r.fault_subcode == "wscn:ClientErrorJobIdNotFound"
+
+
+def test_job_elements_give_status_ticket_and_documents(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    retrieve(gateway.scan_url, job_id, token, name="page-one")
+    r = call(gateway.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=job_id),
+             el("RequestedElements", el("Name", text="wscn:JobStatus"), el("Name", text="wscn:ScanTicket"),
+                el("Name", text="wscn:Documents"))))
+    assert r.text(".//wscn:JobStatus/wscn:JobState") == "Completed"
+    assert r.text(".//wscn:JobStatus/wscn:ScansCompleted") == "1"
+    assert r.text(".//wscn:ScanTicket/wscn:JobDescription/wscn:JobName") == "test"
+    assert r.text(".//wscn:Documents/wscn:Document/wscn:DocumentDescription/wscn:DocumentName") == "page-one"
+
+
+def test_job_elements_of_an_unknown_job_is_job_id_not_found(gateway):
+    r = call(gateway.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=99),
+             el("RequestedElements", el("Name", text="wscn:JobStatus"))))
+    assert r.fault_subcode == "wscn:ClientErrorJobIdNotFound"
+
+
+def test_active_jobs_list_a_job_until_it_ends(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    active = call(gateway.scan_url, "GetActiveJobs", el("GetActiveJobsRequest"))
+    assert [e.text for e in active.xml.iter("{*}JobId")] == [str(job_id)]
+    retrieve(gateway.scan_url, job_id, token)
+    active = call(gateway.scan_url, "GetActiveJobs", el("GetActiveJobsRequest"))
+    assert active.find(".//wscn:ActiveJobs") is not None and not list(active.xml.iter("{*}JobSummary"))
+
+
+def test_job_history_lists_ended_jobs_newest_first(gateway):
+    ids = []
+    for _ in range(2):
+        job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+        retrieve(gateway.scan_url, job_id, token)
+        ids.append(job_id)
+    history = call(gateway.scan_url, "GetJobHistory", el("GetJobHistoryRequest"))
+    listed = [int(e.text) for e in history.xml.iter("{*}JobId")]
+    assert listed[:2] == [ids[1], ids[0]]
+    assert history.text(".//wscn:JobSummary/wscn:JobState") == "Completed"
+
+
+def test_job_ids_are_not_reused(gateway):
+    ids = set()
+    for _ in range(3):
+        job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+        call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+        ids.add(job_id)
+    assert len(ids) == 3
