@@ -85,7 +85,11 @@ class DeviceSession:
         return AppliedSettings(values, dev.parameters())
 
     def scan_page(self, open_sink: Callable[[FrameParameters], PageSink]) -> FrameParameters:
-        """sane_start, then stream the frame into the sink. Raises SaneError (e.g. NO_DOCS)."""
+        """sane_start, then stream the frame into the sink. Raises SaneError (e.g. NO_DOCS).
+
+        The sink is opened only once the first rows arrived, so that an error
+        at the start of a page (jam, cover open) can still be answered as a fault.
+        """
         dev = self._device()
         self.cancel_requested = False
         dev.start()
@@ -93,19 +97,18 @@ class DeviceSession:
         if not params.last_frame or params.format not in ("gray", "color"):
             dev.cancel()
             raise SaneError(Status.UNSUPPORTED, "three-pass scanners are not supported yet")
-        sink = open_sink(params)
         rows = max(1, STRIP_BYTES // max(params.bytes_per_line, 1))
         buf = bytearray(rows * params.bytes_per_line)
         view = memoryview(buf)
+        n = dev.read_into(buf)
+        sink = open_sink(params)
         try:
-            while True:
+            while n:
+                sink.write(view[:n])
                 if self.cancel_requested:
                     dev.cancel()
                     raise SaneError(Status.CANCELLED, "cancelled")
                 n = dev.read_into(buf)
-                if n == 0:
-                    break
-                sink.write(view[:n])
         except BaseException:
             sink.abort()
             raise

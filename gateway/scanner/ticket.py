@@ -196,9 +196,8 @@ def negotiate(ticket: ScanTicket, caps: Capabilities) -> FinalParameters:
         scaling = Used(Size(100, 100), override=True)
 
     front = _side(p.front, src_caps, input_size)
-    back = None
-    if source.value is InputSource.ADF_DUPLEX:
-        back = _side(p.back, caps.adf_back, input_size) if p.back else front
+    # SANE scans both sides of a sheet with one set of options: the back is the front.
+    back = front if source.value is InputSource.ADF_DUPLEX else None
     return FinalParameters(
         format=fmt, compression_quality=quality, images_to_transfer=images,
         input_source=source, content_type=content, input_size=input_size,

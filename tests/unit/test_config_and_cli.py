@@ -1,0 +1,86 @@
+"""The config file, flags over it, and the command line a person reads."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, DEFAULT_PORT, load, with_flags
+from gateway.scanner.devices import UuidStore, choose
+from gateway.scanner.saneapi import DeviceInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_config_file_loads_with_the_documented_defaults():
+    s = load(ROOT / "etc" / "sane-wsd-gateway.conf")
+    assert s.port == DEFAULT_PORT != 5357
+    assert s.test_device == "auto" and s.discovery and s.interfaces == ()
+
+
+def test_flags_override_the_file(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nport = 9000\nlog_level = warn\n")
+    s = with_flags(load(conf), port=9100, log_level=None)
+    assert (s.port, s.log_level) == (9100, "warn")
+
+
+def test_port_5357_is_refused(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nport = 5357\n")
+    with pytest.raises(ConfigError):
+        load(conf)
+
+
+def test_per_scanner_sections_match_by_sane_name_pattern(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[scanner:epson2:*]\nname = Office\nlocation = Hall\n")
+    s = load(conf)
+    assert s.friendly("epson2:libusb:001:004", "Epson", "GT") == "Office"
+    assert s.override_for("epson2:libusb:001:004").location == "Hall"
+    assert s.override_for("test:0") is None
+
+
+def test_uuids_survive_a_restart(tmp_path):
+    first = UuidStore(tmp_path).uuid_for("usb:04b8:0130:X")
+    assert UuidStore(tmp_path).uuid_for("usb:04b8:0130:X") == first
+
+
+def test_the_test_device_is_served_only_when_no_real_scanner_is_found(tmp_path):
+    store = UuidStore(tmp_path)
+    test0 = DeviceInfo("test:0", "Noname", "frontend-tester", "virtual device")
+    real = DeviceInfo("epson2:libusb:001:004", "Epson", "GT", "flatbed scanner")
+    assert [d.info for d in choose([test0], store, "auto")] == [test0]
+    assert [d.info for d in choose([test0, real], store, "auto")] == [real]
+    assert [d.info for d in choose([test0, real], store, "no")] == [real]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+
+
+def test_help_explains_commands_ports_and_config():
+    out = run_cli("--help").stdout
+    assert "run" in out and "list" in out and "3702" in out and "/etc/sane-wsd-gateway.conf" in out
+
+
+def test_run_help_lists_every_flag():
+    out = run_cli("run", "--help").stdout
+    for flag in ("--config", "--port", "--interface", "--state-dir", "--log-level"):
+        assert flag in out
+
+
+def test_list_shows_the_test_device_with_url_uuid_and_capabilities(tmp_path):
+    r = run_cli("list", "--config", str(ROOT / "etc" / "sane-wsd-gateway.conf"), "--state-dir", str(tmp_path),
+                "--backend", "test", "--test-device", "yes")
+    assert r.returncode == 0, r.stderr
+    assert "test:0" in r.stdout and "UUID:" in r.stdout and "Platen:" in r.stdout and "RGB24" in r.stdout
+
+
+def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nport = eighty\n")
+    r = run_cli("run", "--config", str(conf))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "eighty" in r.stderr

@@ -1,0 +1,86 @@
+"""The job table: ids, tokens, the retrieve deadline and history, on a fake clock."""
+
+import pytest
+from twisted.internet.task import Clock
+
+from gateway.model import ImageInfo, ImageInformation, JobError, JobState, ScanTicket
+from gateway.scanner.jobs import RETRIEVE_TIMEOUT, JobTable
+from gateway.scanner.ticket import negotiate
+from tests.unit.test_ticket import CAPS
+
+FINAL = negotiate(ScanTicket(), CAPS)
+INFO = ImageInformation(ImageInfo(10, 10, 0))
+
+
+def table(clock=None, timed_out=None):
+    return JobTable(clock or Clock(), on_timeout=(timed_out.append if timed_out is not None else lambda j: None))
+
+
+def test_a_job_not_retrieved_within_60_seconds_is_aborted_as_timed_out():
+    clock, timed_out = Clock(), []
+    jobs = table(clock, timed_out)
+    job = jobs.create(ScanTicket(), FINAL, INFO)
+    clock.advance(RETRIEVE_TIMEOUT + 1)
+    assert job.state is JobState.ABORTED and job.reasons == ("JobTimedOut",)
+    assert timed_out == [job] and not jobs.busy()
+
+
+def test_the_deadline_is_suspended_while_an_image_is_retrieved():
+    clock = Clock()
+    jobs = table(clock)
+    job = jobs.create(ScanTicket(), FINAL, INFO)
+    jobs.retrieve_started(job)
+    clock.advance(RETRIEVE_TIMEOUT * 3)
+    assert job.state is JobState.PROCESSING
+
+
+def test_only_one_active_job_per_scanner():
+    jobs = table()
+    jobs.create(ScanTicket(), FINAL, INFO)
+    with pytest.raises(JobError) as e:
+        jobs.create(ScanTicket(), FINAL, INFO)
+    assert e.value.kind == "busy"
+
+
+def test_tokens_are_long_and_unguessable():
+    jobs = table()
+    first = jobs.create(ScanTicket(), FINAL, INFO)
+    jobs.end(first, JobState.CANCELED, ("None",))
+    second = jobs.create(ScanTicket(), FINAL, INFO)
+    assert first.token != second.token and len(first.token) >= 20
+
+
+def test_a_wrong_token_is_refused():
+    jobs = table()
+    job = jobs.create(ScanTicket(), FINAL, INFO)
+    with pytest.raises(JobError) as e:
+        jobs.for_retrieve(job.id, "guess")
+    assert e.value.kind == "bad-token"
+
+
+def test_ids_wrap_without_reaching_zero():
+    jobs = table()
+    jobs._next_id = 2**31 - 1
+    a = jobs.create(ScanTicket(), FINAL, INFO)
+    jobs.end(a, JobState.COMPLETED, ("None",))
+    b = jobs.create(ScanTicket(), FINAL, INFO)
+    assert (a.id, b.id) == (2**31 - 1, 1)
+
+
+def test_history_is_bounded_and_newest_first():
+    jobs = JobTable(Clock(), on_timeout=lambda j: None, history_size=3)
+    ids = []
+    for _ in range(5):
+        job = jobs.create(ScanTicket(), FINAL, INFO)
+        jobs.end(job, JobState.COMPLETED, ("None",))
+        ids.append(job.id)
+    assert [j.id for j in jobs.history] == ids[:-4:-1]
+
+
+def test_every_state_change_is_told():
+    seen = []
+    jobs = JobTable(Clock(), on_timeout=lambda j: None, on_change=lambda j: seen.append(j.state))
+    job = jobs.create(ScanTicket(), FINAL, INFO)
+    jobs.retrieve_started(job)
+    jobs.retrieve_finished(job, image_done=True)
+    assert seen == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
