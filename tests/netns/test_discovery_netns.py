@@ -137,3 +137,11 @@ def test_two_announcers_on_one_host_both_answer(lab):
     _, _, second = start_announcer(lab)
     answers = matches(client(lab, "probe", "--source", lab.pc_addr))
     assert sorted(m["endpoints"][0] for m in answers) == sorted([first, second])
+
+
+def test_an_announcer_asked_for_lo_answers_a_probe_from_its_own_host(lab):
+    _, _, endpoint = start_announcer(lab, "--interface", "lo")
+    done = lab.run_in(lab.pi, [PYTHON, CLIENT, "probe", "--source", "127.0.0.1"], timeout=30)
+    answers = matches([json.loads(line) for line in done.stdout.splitlines()])
+    assert [m["xaddrs"] for m in answers if m["endpoints"] == [endpoint]] == \
+        [[f"http://127.0.0.1:8765/{endpoint.rsplit(':', 1)[1]}"]]

@@ -13,6 +13,7 @@ from gateway.wsd.discovery.guards import Network
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
+IFF_MULTICAST = 0x1000
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +54,8 @@ def local_addresses(names: Sequence[str] | None, ipv6: bool = True) -> frozenset
     """Addresses of the named interfaces, or of every interface that is up and not loopback.
 
     An interface that is down (or missing) contributes nothing; it is picked up
-    at the next poll once it is up.
+    at the next poll once it is up. IPv6 multicast needs IFF_MULTICAST (``lo``
+    lacks it, yet carries IPv4 multicast): IPv6 is skipped where it is missing.
     """
     families = [socket.AF_INET] + ([socket.AF_INET6] if ipv6 else [])
     found = set()
@@ -69,6 +71,8 @@ def local_addresses(names: Sequence[str] | None, ipv6: bool = True) -> frozenset
         except (OSError, ValueError):
             continue
         for family in families:
+            if family == socket.AF_INET6 and flags is not None and not flags & IFF_MULTICAST:
+                continue
             for entry in by_family.get(family, ()):
                 address = entry.get("addr", "").split("%", 1)[0]
                 if not address:

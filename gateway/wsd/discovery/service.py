@@ -139,6 +139,7 @@ class _Sender(DatagramProtocol):
         self.local = local
         self._clock = clock
         self._pending: dict[defer.Deferred, list] = {}
+        self._failing = False
         group = GROUP4 if local.family == socket.AF_INET else GROUP6
         self.group = self.destination(group, port)
 
@@ -154,11 +155,16 @@ class _Sender(DatagramProtocol):
         """Nobody should write to this ephemeral port; whatever comes is dropped."""
 
     def _write(self, payload: bytes, destination: tuple) -> None:
+        """A failing address is logged once, not once per copy, until a send works again."""
         try:
             self.transport.write(payload, destination)
         except (OSError, error.MessageLengthError) as e:
-            log.warn("Could not send a discovery message to {host} from {local}: {error}",
-                     host=destination[0], local=self.local.address, error=e)
+            if not self._failing:
+                log.warn("Could not send a discovery message to {host} from {local}: {error}",
+                         host=destination[0], local=self.local.address, error=e)
+            self._failing = True
+        else:
+            self._failing = False
 
     def transmit(self, payload: bytes, destination: tuple, times: Sequence[float]) -> defer.Deferred:
         """Send ``payload`` at each offset of ``times``; the Deferred fires after the last copy."""
