@@ -35,6 +35,14 @@ def sub(parent: etree._Element, local: str, text=None, **attrs) -> etree._Elemen
     return el
 
 
+def sub_list(parent: etree._Element, container: str, item: str, values) -> etree._Element:
+    """A container element with one child per value: FormatsSupported/FormatValue and the like."""
+    el = sub(parent, container)
+    for v in values:
+        sub(el, item, v)
+    return el
+
+
 def _attr(el: etree._Element, local: str) -> str | None:
     return el.get(q(local), el.get(local))
 
@@ -216,12 +224,8 @@ def parse_document_name(body: etree._Element) -> str | None:
 
 def _resolutions(parent: etree._Element, local: str, caps: SourceCapabilities) -> None:
     res = sub(parent, local)
-    widths = sub(res, "Widths")
-    for v in caps.resolutions_x:
-        sub(widths, "Width", v)
-    heights = sub(res, "Heights")
-    for v in caps.resolutions_y:
-        sub(heights, "Height", v)
+    sub_list(res, "Widths", "Width", caps.resolutions_x)
+    sub_list(res, "Heights", "Height", caps.resolutions_y)
 
 
 def _size(parent: etree._Element, local: str, size: Size) -> None:
@@ -233,9 +237,7 @@ def _size(parent: etree._Element, local: str, size: Size) -> None:
 def _source(parent: etree._Element, prefix: str, caps: SourceCapabilities) -> None:
     _size(parent, f"{prefix}OpticalResolution", caps.optical_resolution)
     _resolutions(parent, f"{prefix}Resolutions", caps)
-    color = sub(parent, f"{prefix}Color")
-    for c in caps.colors:
-        sub(color, "ColorEntry", c.value)
+    sub_list(parent, f"{prefix}Color", "ColorEntry", [c.value for c in caps.colors])
     _size(parent, f"{prefix}MinimumSize", caps.min_size)
     _size(parent, f"{prefix}MaximumSize", caps.max_size)
 
@@ -253,15 +255,11 @@ def scanner_description(caps: Capabilities) -> etree._Element:
 def scanner_configuration(caps: Capabilities) -> etree._Element:
     el = etree.Element(q("ScannerConfiguration"), nsmap={"wscn": W})
     ds = sub(el, "DeviceSettings")
-    formats = sub(ds, "FormatsSupported")
-    for f in caps.formats:
-        sub(formats, "FormatValue", f)
+    sub_list(ds, "FormatsSupported", "FormatValue", caps.formats)
     cq = sub(ds, "CompressionQualityFactorSupported")
     sub(cq, "MinValue", caps.quality_range[0])
     sub(cq, "MaxValue", caps.quality_range[1])
-    ct = sub(ds, "ContentTypesSupported")
-    for c in caps.content_types:
-        sub(ct, "ContentTypeValue", c)
+    sub_list(ds, "ContentTypesSupported", "ContentTypeValue", caps.content_types)
     sub(ds, "DocumentSizeAutoDetectSupported", _bool(caps.auto_detect_size))
     sub(ds, "AutoExposureSupported", _bool(caps.auto_exposure))
     sub(ds, "BrightnessSupported", _bool(caps.brightness))
@@ -271,9 +269,7 @@ def scanner_configuration(caps: Capabilities) -> etree._Element:
         s = sub(scaling, local)
         sub(s, "MinValue", 100)
         sub(s, "MaxValue", 100)
-    rot = sub(ds, "RotationsSupported")
-    for r in caps.rotations:
-        sub(rot, "RotationValue", r)
+    sub_list(ds, "RotationsSupported", "RotationValue", caps.rotations)
     if caps.platen:
         _source(sub(el, "Platen"), "Platen", caps.platen)
     if caps.adf_front:
@@ -303,9 +299,7 @@ def scanner_status(status: ScannerStatus) -> etree._Element:
     el = etree.Element(q("ScannerStatus"), nsmap={"wscn": W})
     sub(el, "ScannerCurrentTime", _time(status.time))
     sub(el, "ScannerState", status.state.value)
-    reasons = sub(el, "ScannerStateReasons")
-    for r in status.reasons:
-        sub(reasons, "ScannerStateReason", r)
+    sub_list(el, "ScannerStateReasons", "ScannerStateReason", status.reasons)
     active = sub(el, "ActiveConditions")
     for c in status.conditions:
         _condition(active, "DeviceCondition", c)
@@ -456,9 +450,7 @@ def job_status(job: JobSnapshot) -> etree._Element:
     el = etree.Element(q("JobStatus"), nsmap={"wscn": W})
     sub(el, "JobId", job.id)
     sub(el, "JobState", job.state.value)
-    reasons = sub(el, "JobStateReasons")
-    for r in job.reasons:
-        sub(reasons, "JobStateReason", r)
+    sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
     sub(el, "ScansCompleted", job.scans_completed)
     sub(el, "JobCreatedTime", _time(job.created))
     if job.completed is not None:
@@ -488,9 +480,7 @@ def _summary(parent: etree._Element, job: JobSnapshot) -> None:
     sub(el, "JobName", job.ticket.description.name)
     sub(el, "JobOriginatingUserName", job.ticket.description.user)
     sub(el, "JobState", job.state.value)
-    reasons = sub(el, "JobStateReasons")
-    for r in job.reasons:
-        sub(reasons, "JobStateReason", r)
+    sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
     sub(el, "ScansCompleted", job.scans_completed)
 
 
