@@ -9,6 +9,7 @@
  *   jpeg  a complete JPEG file (libjpeg writes its own headers)
  *   dib   BMP pixel rows, top-down, each padded to 4 bytes
  *   raw   packed rows as TIFF stores them uncompressed
+ *   g4    CCITT T.6 (Group 4 fax) coded lineart, ended by EOFB
  *
  * File headers that only need the image size (PNG IHDR, BMP and TIFF
  * headers) are built in Python, which lets the height be supplied after
@@ -37,7 +38,7 @@
 #define JPEG_MAX_DIM 65500
 #define MAX_ROW_BYTES (1 << 30) /* keeps every row within zlib's 32-bit counts */
 
-enum kind { K_PNG, K_JPEG, K_DIB, K_RAW };
+enum kind { K_PNG, K_JPEG, K_DIB, K_RAW, K_G4, K_COUNT };
 enum state { S_OPEN, S_FINISHED, S_FAILED, S_CLOSED };
 
 static PyObject *EncoderError;
@@ -78,12 +79,17 @@ typedef struct {
     struct jpeg_destination_mgr dest;
     int j_live;
     unsigned char *jbuf;
+
+    /* g4: colour changes of the coding and the reference row */
+    int32_t *g4_cur, *g4_ref;
+    uint32_t g4_acc;
+    int g4_bits;
 } Codec;
 
 /* ---------------------------------------------------------------- output */
 
 static int
-buf_put(Buf *b, const void *src, size_t n)
+buf_reserve(Buf *b, size_t n)
 {
     if (b->cap - b->len < n) {
         size_t need = b->len + n, cap = b->cap ? b->cap : 65536;
@@ -103,6 +109,14 @@ buf_put(Buf *b, const void *src, size_t n)
         b->data = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+static int
+buf_put(Buf *b, const void *src, size_t n)
+{
+    if (buf_reserve(b, n) < 0)
+        return -1;
     memcpy(b->data + b->len, src, n);
     b->len += n;
     return 0;
@@ -419,6 +433,222 @@ raw_row(Codec *c, const unsigned char *in)
         c->conv[c->packed - 1] &= (unsigned char)(0xFF << (8 - c->width % 8));
 }
 
+
+/* -------------------------------------------------------------------- g4 */
+
+/*
+ * Code words of ITU-T T.4 tables 2 and 3 (run lengths) and 4 (2-D modes),
+ * written as in the standard and turned into numbers at import.
+ */
+static const char *const g4_white_term[64] = {
+    "00110101", "000111", "0111", "1000", "1011", "1100", "1110", "1111",
+    "10011", "10100", "00111", "01000", "001000", "000011", "110100", "110101",
+    "101010", "101011", "0100111", "0001100", "0001000", "0010111", "0000011", "0000100",
+    "0101000", "0101011", "0010011", "0100100", "0011000", "00000010", "00000011", "00011010",
+    "00011011", "00010010", "00010011", "00010100", "00010101", "00010110", "00010111", "00101000",
+    "00101001", "00101010", "00101011", "00101100", "00101101", "00000100", "00000101", "00001010",
+    "00001011", "01010010", "01010011", "01010100", "01010101", "00100100", "00100101", "01011000",
+    "01011001", "01011010", "01011011", "01001010", "01001011", "00110010", "00110011", "00110100"};
+static const char *const g4_black_term[64] = {
+    "0000110111", "010", "11", "10", "011", "0011", "0010", "00011",
+    "000101", "000100", "0000100", "0000101", "0000111", "00000100", "00000111", "000011000",
+    "0000010111", "0000011000", "0000001000", "00001100111", "00001101000", "00001101100",
+    "00000110111", "00000101000", "00000010111", "00000011000", "000011001010", "000011001011",
+    "000011001100", "000011001101", "000001101000", "000001101001", "000001101010",
+    "000001101011", "000011010010", "000011010011", "000011010100", "000011010101",
+    "000011010110", "000011010111", "000001101100", "000001101101", "000011011010",
+    "000011011011", "000001010100", "000001010101", "000001010110", "000001010111",
+    "000001100100", "000001100101", "000001010010", "000001010011", "000000100100",
+    "000000110111", "000000111000", "000000100111", "000000101000", "000001011000",
+    "000001011001", "000000101011", "000000101100", "000001011010", "000001100110",
+    "000001100111"};
+/* Make-up codes for 64, 128, ... 1728 */
+static const char *const g4_white_makeup[27] = {
+    "11011", "10010", "010111", "0110111", "00110110", "00110111", "01100100", "01100101",
+    "01101000", "01100111", "011001100", "011001101", "011010010", "011010011", "011010100",
+    "011010101", "011010110", "011010111", "011011000", "011011001", "011011010", "011011011",
+    "010011000", "010011001", "010011010", "011000", "010011011"};
+static const char *const g4_black_makeup[27] = {
+    "0000001111", "000011001000", "000011001001", "000001011011", "000000110011",
+    "000000110100", "000000110101", "0000001101100", "0000001101101", "0000001001010",
+    "0000001001011", "0000001001100", "0000001001101", "0000001110010", "0000001110011",
+    "0000001110100", "0000001110101", "0000001110110", "0000001110111", "0000001010010",
+    "0000001010011", "0000001010100", "0000001010101", "0000001011010", "0000001011011",
+    "0000001100100", "0000001100101"};
+/* Make-up codes for 1792, 1856, ... 2560, common to both colours */
+static const char *const g4_ext_makeup[13] = {
+    "00000001000", "00000001100", "00000001101", "000000010010", "000000010011",
+    "000000010100", "000000010101", "000000010110", "000000010111", "000000011100",
+    "000000011101", "000000011110", "000000011111"};
+/* Vertical mode, a1 - b1 = -3 .. 3 */
+static const char *const g4_vertical[7] = {
+    "0000010", "000010", "010", "1", "011", "000011", "0000011"};
+#define G4_PASS "0001"
+#define G4_HORIZONTAL "001"
+#define G4_EOL "000000000001"
+
+typedef struct {
+    uint16_t code;
+    uint8_t len;
+} BitCode;
+
+static BitCode g4_term[2][64], g4_makeup[2][27], g4_ext[13], g4_vert[7];
+static BitCode g4_pass, g4_horiz, g4_eol;
+
+static BitCode
+bitcode(const char *bits)
+{
+    BitCode b = {0, 0};
+    for (; *bits; bits++, b.len++)
+        b.code = (uint16_t)((b.code << 1) | (*bits == '1'));
+    return b;
+}
+
+static void
+g4_tables_init(void)
+{
+    int i;
+    for (i = 0; i < 64; i++) {
+        g4_term[0][i] = bitcode(g4_white_term[i]);
+        g4_term[1][i] = bitcode(g4_black_term[i]);
+    }
+    for (i = 0; i < 27; i++) {
+        g4_makeup[0][i] = bitcode(g4_white_makeup[i]);
+        g4_makeup[1][i] = bitcode(g4_black_makeup[i]);
+    }
+    for (i = 0; i < 13; i++)
+        g4_ext[i] = bitcode(g4_ext_makeup[i]);
+    for (i = 0; i < 7; i++)
+        g4_vert[i] = bitcode(g4_vertical[i]);
+    g4_pass = bitcode(G4_PASS);
+    g4_horiz = bitcode(G4_HORIZONTAL);
+    g4_eol = bitcode(G4_EOL);
+}
+
+/* Room for a row is reserved beforehand, so bits go out unchecked. */
+static void
+g4_put(Codec *c, BitCode b)
+{
+    c->g4_acc = (c->g4_acc << b.len) | b.code;
+    c->g4_bits += b.len;
+    while (c->g4_bits >= 8) {
+        c->g4_bits -= 8;
+        c->out.data[c->out.len++] = (unsigned char)(c->g4_acc >> c->g4_bits);
+    }
+}
+
+static void
+g4_run(Codec *c, int32_t run, int black)
+{
+    while (run > 2560) {
+        g4_put(c, g4_ext[12]);
+        run -= 2560;
+    }
+    if (run >= 64) {
+        int m = run / 64;
+        g4_put(c, m <= 27 ? g4_makeup[black][m - 1] : g4_ext[m - 28]);
+        run -= m * 64;
+    }
+    g4_put(c, g4_term[black][run]);
+}
+
+/* Positions where the colour changes, the row starting white; then sentinels. */
+static void
+g4_changes(Codec *c, const unsigned char *row, int32_t *t)
+{
+    int32_t x = 0, n = 0, width = c->width;
+    int colour = 0;
+    while (x < width) {
+        unsigned char byte = row[x >> 3];
+        if ((x & 7) == 0 && x + 8 <= width && byte == (colour ? 0xFF : 0x00)) {
+            x += 8;
+            continue;
+        }
+        if (((byte >> (7 - (x & 7))) & 1) != colour) {
+            colour ^= 1;
+            t[n++] = x;
+        }
+        x++;
+    }
+    t[n] = t[n + 1] = t[n + 2] = width;
+}
+
+/*
+ * Two-dimensional coding of one row against the previous one (T.4 4.2.1.3,
+ * without EOLs as T.6 requires).  a0 starts on an imaginary white pixel left
+ * of the row; element j of a change list is a change to black when j is even.
+ */
+static int
+g4_row(Codec *c, const unsigned char *in)
+{
+    int32_t *cur = c->g4_cur, *ref = c->g4_ref, *tmp;
+    int32_t a0 = -1, a1, a2, b1, b2, width = c->width;
+    int32_t ia = 0, ib = 0, jb;
+    int colour = 0;
+
+    if (buf_reserve(&c->out, (size_t)width * 2 + 64) < 0)
+        return fail_nomem(c);
+    g4_changes(c, in, cur);
+    for (;;) {
+        while (cur[ia] <= a0)
+            ia++;
+        a1 = cur[ia];
+        while (ref[ib] <= a0)
+            ib++;
+        jb = ib + ((ib & 1) != colour);
+        b1 = ref[jb];
+        b2 = ref[jb + 1];
+        if (b2 < a1) {
+            g4_put(c, g4_pass);
+            a0 = b2;
+        }
+        else if (a1 - b1 >= -3 && a1 - b1 <= 3) {
+            g4_put(c, g4_vert[a1 - b1 + 3]);
+            a0 = a1;
+            colour ^= 1;
+        }
+        else {
+            a2 = cur[ia + 1];
+            g4_put(c, g4_horiz);
+            g4_run(c, a1 - (a0 < 0 ? 0 : a0), colour);
+            g4_run(c, a2 - a1, !colour);
+            a0 = a2;
+        }
+        if (a0 >= width)
+            break;
+    }
+    tmp = c->g4_ref;
+    c->g4_ref = c->g4_cur;
+    c->g4_cur = tmp;
+    return 0;
+}
+
+static int
+g4_finish(Codec *c)
+{
+    if (buf_reserve(&c->out, 8) < 0)
+        return fail_nomem(c);
+    g4_put(c, g4_eol);
+    g4_put(c, g4_eol);
+    if (c->g4_bits) {
+        BitCode pad = {0, (uint8_t)(8 - c->g4_bits)};
+        g4_put(c, pad);
+    }
+    return 0;
+}
+
+static int
+g4_setup(Codec *c)
+{
+    size_t n = (size_t)c->width + 3;
+    c->g4_cur = malloc(n * sizeof(int32_t));
+    c->g4_ref = malloc(n * sizeof(int32_t));
+    if (!c->g4_cur || !c->g4_ref)
+        return fail_nomem(c);
+    c->g4_ref[0] = c->g4_ref[1] = c->g4_ref[2] = c->width; /* all-white row above */
+    return 0;
+}
+
 /* ------------------------------------------------------------ row driver */
 
 static int
@@ -433,6 +663,8 @@ emit_row(Codec *c, const unsigned char *row)
     case K_DIB:
         dib_row(c, row);
         return put(c, c->conv, c->out_rb);
+    case K_G4:
+        return g4_row(c, row);
     default:
         raw_row(c, row);
         return put(c, c->conv, c->out_rb);
@@ -493,6 +725,8 @@ finish_guarded(Codec *c)
             return -1;
         jpeg_finish_compress(&c->cinfo);
         return 0;
+    case K_G4:
+        return g4_finish(c);
     default:
         return 0;
     }
@@ -520,6 +754,9 @@ release(Codec *c)
     free(c->fup);
     free(c->idat);
     free(c->jbuf);
+    free(c->g4_cur);
+    free(c->g4_ref);
+    c->g4_cur = c->g4_ref = NULL;
     c->partial = c->conv = c->out.data = NULL;
     c->cur = c->prev = c->fsub = c->fup = c->idat = c->jbuf = NULL;
     c->out.len = c->out.cap = 0;
@@ -571,7 +808,7 @@ take_output(Codec *c)
     return r;
 }
 
-static const char *kind_names[] = {"png", "jpeg", "dib", "raw"};
+static const char *kind_names[K_COUNT] = {"png", "jpeg", "dib", "raw", "g4"};
 
 static PyObject *
 Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -591,7 +828,7 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                                      &height, &bpl, &channels, &depth, &dpi_x, &dpi_y,
                                      &quality, &level, &app1))
         return NULL;
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < K_COUNT; i++)
         if (strcmp(kname, kind_names[i]) == 0)
             kind = i;
     if (kind < 0) {
@@ -621,6 +858,10 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_ValueError, "bad JPEG parameter");
             goto bad;
         }
+    }
+    if (kind == K_G4 && depth != 1) {
+        PyErr_SetString(EncoderError, "G4 codes lineart (1 bit per pixel) only");
+        goto bad;
     }
     if (kind == K_PNG && (level < 0 || level > 9)) {
         PyErr_SetString(PyExc_ValueError, "zlib level must be 0..9");
@@ -653,6 +894,8 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         rc = fail_nomem(c);
     else if (kind == K_PNG)
         rc = png_setup(c, level);
+    else if (kind == K_G4)
+        rc = g4_setup(c);
     else if (kind == K_JPEG)
         rc = jpeg_setup(c, quality, app1.buf, app1.buf ? app1.len : 0, dpi_x, dpi_y);
     if (app1.buf)
@@ -813,6 +1056,7 @@ PyInit__encoder(void)
     PyObject *m;
     if (PyType_Ready(&CodecType) < 0)
         return NULL;
+    g4_tables_init();
     m = PyModule_Create(&encoder_module);
     if (!m)
         return NULL;

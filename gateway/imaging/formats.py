@@ -12,6 +12,9 @@ temporary file instead of memory: PNG, BMP and TIFF spool their encoded
 pixel data (compression still overlaps the scan), JPEG spools the raw rows
 and compresses them at finish.  finish_chunks() then streams the file out
 without holding it in memory; finish() returns it whole.
+
+tiff-single-g4 always works that way, since its header states the size
+of the compressed strip; G4 pages are small, so little is lost.
 """
 from __future__ import annotations
 
@@ -68,6 +71,8 @@ class _Format:
     codec: str  # kind of _encoder.Codec
     content_type: str
     compressed: bool
+    header_needs_size: bool = False  # so the output must be spooled whatever the height
+    layouts: frozenset = _LAYOUTS
 
 
 _FORMATS = {
@@ -76,6 +81,8 @@ _FORMATS = {
     "exif": _Format("jpeg", "image/jpeg", True),
     "dib": _Format("dib", "image/bmp", False),
     "tiff-single-uncompressed": _Format("raw", "image/tiff", False),
+    "tiff-single-g4": _Format("g4", "image/tiff", True, header_needs_size=True,
+                              layouts=frozenset({(1, 1)})),
 }
 
 
@@ -85,7 +92,7 @@ def supported_formats() -> tuple[str, ...]:
 
 
 def can_encode(fmt: str, channels: int, depth: int) -> bool:
-    return fmt in _FORMATS and (channels, depth) in _LAYOUTS
+    return fmt in _FORMATS and (channels, depth) in _FORMATS[fmt].layouts
 
 
 def create_encoder(fmt: str, spec: RasterSpec, quality: int = 85) -> Encoder:
@@ -127,6 +134,7 @@ class Encoder:
         self._spool = None
         self._spooled = 0
         self._head = b""
+        self._header_needs_size = info.header_needs_size
         self.output_bytes_per_line = {
             "dib": ((spec.width * (1 if spec.depth == 1 else 8 * spec.channels) + 31) // 32) * 4,
             "raw": spec.packed_bytes_per_line,
@@ -136,12 +144,13 @@ class Encoder:
                 raise EncoderError(f"JPEG is limited to {JPEG_MAX_DIMENSION} pixels per line")
             if max(spec.dpi_x, spec.dpi_y) > 0xFFFF:
                 raise EncoderError("JPEG density is limited to 65535 dpi")
-        if spec.height is None:
+        if spec.height is not None:
+            self._check_height(spec.height)
+        if spec.height is None or self._header_needs_size:
             self._spool = tempfile.TemporaryFile(prefix="gateway-page-")
             if self._kind != "jpeg":
-                self._codec = self._new_codec(-1)
+                self._codec = self._new_codec(-1 if spec.height is None else spec.height)
         else:
-            self._check_height(spec.height)
             self._codec = self._new_codec(spec.height)
             self._head = self._header(spec.height)
 
@@ -180,7 +189,12 @@ class Encoder:
                                       self.output_bytes_per_line)
         if self._kind == "raw":
             return headers.tiff_header(s.width, height, s.channels, s.depth, s.dpi_x, s.dpi_y,
-                                       self.output_bytes_per_line)
+                                       self.output_bytes_per_line * height)
+        if self._kind == "g4":
+            if self._spooled > headers.TIFF_MAX_STRIP:
+                raise EncoderError("G4 data too large for a TIFF file")
+            return headers.tiff_header(s.width, height, 1, 1, s.dpi_x, s.dpi_y, self._spooled,
+                                       headers.TIFF_G4)
         return b""
 
     def _check_open(self) -> None:
@@ -196,6 +210,7 @@ class Encoder:
             out = self._codec.feed(data)
             if self._spool is not None:
                 self._check_height(self._codec.rows)
+                self._spooled += len(out)
                 self._spool.write(out)
                 return b""
             if self._head:
@@ -231,6 +246,7 @@ class Encoder:
             if self._codec is None:
                 return self._encode_spooled_rows(self._count_spooled_rows(), chunk_size)
             tail = self._codec.finish()
+            self._spooled += len(tail)
             return self._replay_spool(self._header(self._codec.rows), tail, chunk_size)
         except BaseException:
             self.close()

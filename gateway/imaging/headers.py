@@ -126,31 +126,38 @@ def _resolution(dpi_x: int, dpi_y: int) -> list[IfdEntry]:
             IfdEntry(0x0128, SHORT, (2,))]  # inches
 
 
+TIFF_UNCOMPRESSED, TIFF_G4 = 1, 4
+
+
 def tiff_header(width: int, height: int, channels: int, depth: int, dpi_x: int, dpi_y: int,
-                row_bytes: int) -> bytes:
-    """Header and the only directory of an uncompressed single-strip TIFF.
+                strip_bytes: int, compression: int = TIFF_UNCOMPRESSED) -> bytes:
+    """Header and the only directory of a single-strip TIFF.
 
     The strip follows the header directly.  The file is in the machine's
     byte order so that 16-bit SANE samples pass through unchanged, and
-    1-bit images are WhiteIsZero so that SANE lineart bits do too.
+    1-bit images are WhiteIsZero so that SANE lineart bits (and G4's
+    black runs) mean black.
     """
     order = "<" if sys.byteorder == "little" else ">"
     photometric = 0 if depth == 1 else (1 if channels == 1 else 2)
 
     def entries(data_offset: int) -> list[IfdEntry]:
         return [IfdEntry(256, LONG, (width,)), IfdEntry(257, LONG, (height,)),
-                IfdEntry(258, SHORT, (depth,) * channels), IfdEntry(259, SHORT, (1,)),
+                IfdEntry(258, SHORT, (depth,) * channels), IfdEntry(259, SHORT, (compression,)),
                 IfdEntry(262, SHORT, (photometric,)), IfdEntry(273, LONG, (data_offset,)),
                 IfdEntry(277, SHORT, (channels,)), IfdEntry(278, LONG, (height,)),
-                IfdEntry(279, LONG, (row_bytes * height,)), IfdEntry(284, SHORT, (1,)),
+                IfdEntry(279, LONG, (strip_bytes,)), IfdEntry(284, SHORT, (1,)),
                 *_resolution(dpi_x, dpi_y)]
 
     data_offset = 8 + ifd_size(entries(0))
     return _tiff_start(order, 8) + pack_ifd(entries(data_offset), 8, order)
 
 
+TIFF_MAX_STRIP = UINT32_MAX - 256  # leaves room for the header before the strip
+
+
 def tiff_max_rows(row_bytes: int) -> int:
-    return (UINT32_MAX - 256) // row_bytes
+    return TIFF_MAX_STRIP // row_bytes
 
 
 def exif_app1(width: int, height: int, channels: int, dpi_x: int, dpi_y: int) -> bytes:

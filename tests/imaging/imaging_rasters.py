@@ -161,3 +161,18 @@ def read_png(data: bytes) -> Png:
         rows.append(bytes(line))
         prev = line
     return Png(chunks, width, height, depth, colour, filters, rows)
+
+
+G4 = "tiff-single-g4"
+
+
+def layout_for(fmt: str, layout: str) -> str:
+    """The layout asked for, or lineart for the formats that hold nothing else."""
+    return "lineart" if fmt == G4 else layout
+
+
+def spec_of_row_bytes(fmt: str, row_bytes: int, height: int | None, dpi: int = 300) -> RasterSpec:
+    """Rows of exactly row_bytes bytes: RGB, or lineart for G4."""
+    if fmt == G4:
+        return RasterSpec(row_bytes * 8, height, row_bytes, 1, 1, dpi, dpi)
+    return RasterSpec(row_bytes // 3, height, row_bytes, 3, 8, dpi, dpi)

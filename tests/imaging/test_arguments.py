@@ -12,16 +12,26 @@ def spec(**changes):
     return RasterSpec(**{**GOOD, **changes})
 
 
-def test_supported_formats_are_wsd_names_that_all_work():
-    assert {"png", "jfif", "exif", "dib", "tiff-single-uncompressed"} <= set(supported_formats())
-    for fmt in supported_formats():
-        for channels, depth in LAYOUTS:
-            assert can_encode(fmt, channels, depth)
+def test_supported_formats_are_wsd_names_that_all_take_lineart():
+    assert {"png", "jfif", "exif", "dib", "tiff-single-uncompressed",
+            "tiff-single-g4"} <= set(supported_formats())
+    assert all(can_encode(fmt, 1, 1) for fmt in supported_formats())
+
+
+@pytest.mark.parametrize("fmt", ["png", "jfif", "exif", "dib", "tiff-single-uncompressed"])
+def test_continuous_tone_formats_take_every_sane_layout(fmt):
+    assert all(can_encode(fmt, channels, depth) for channels, depth in LAYOUTS)
+
+
+def test_g4_takes_lineart_only():
+    assert [layout for layout in LAYOUTS if can_encode("tiff-single-g4", *layout)] == [(1, 1)]
+    with pytest.raises(EncoderError):
+        create_encoder("tiff-single-g4", spec())
 
 
 @pytest.mark.parametrize("fmt,channels,depth", [
     ("png", 3, 1), ("png", 1, 4), ("png", 2, 8), ("gif", 1, 8), ("pdf-a", 1, 8),
-    ("tiff-multi-g4", 1, 1)])
+    ("tiff-multi-g4", 1, 1), ("tiff-single-g4", 1, 8)])
 def test_can_encode_refuses_what_does_not_work(fmt, channels, depth):
     assert not can_encode(fmt, channels, depth)
 

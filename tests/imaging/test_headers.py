@@ -94,9 +94,10 @@ def test_tiff_states_resolution_in_inches_and_one_strip():
 
 @pytest.mark.parametrize("fmt,content_type,compressed", [
     ("png", "image/png", True), ("jfif", "image/jpeg", True), ("exif", "image/jpeg", True),
-    ("dib", "image/bmp", False), ("tiff-single-uncompressed", "image/tiff", False)])
+    ("dib", "image/bmp", False), ("tiff-single-uncompressed", "image/tiff", False),
+    ("tiff-single-g4", "image/tiff", True)])
 def test_encoder_reports_content_type_and_compression(fmt, content_type, compressed):
-    enc = create_encoder(fmt, smooth_scan("grey8").spec)
+    enc = create_encoder(fmt, smooth_scan("lineart").spec)
     assert (enc.content_type, enc.compressed) == (content_type, compressed)
     enc.close()
 
@@ -104,9 +105,17 @@ def test_encoder_reports_content_type_and_compression(fmt, content_type, compres
 @pytest.mark.parametrize("fmt,layout,row_bytes", [
     ("dib", "lineart", 12), ("dib", "grey16", 68), ("dib", "rgb24", 204),
     ("tiff-single-uncompressed", "lineart", 9), ("tiff-single-uncompressed", "rgb48", 402),
-    ("png", "rgb24", 0), ("jfif", "grey8", 0)])
+    ("png", "rgb24", 0), ("jfif", "grey8", 0), ("tiff-single-g4", "lineart", 0)])
 def test_output_bytes_per_line_is_the_stored_row_size_or_zero_when_compressed(fmt, layout,
                                                                                row_bytes):
     enc = create_encoder(fmt, smooth_scan(layout).spec)
     assert enc.output_bytes_per_line == row_bytes
     enc.close()
+
+
+def test_g4_tiff_is_white_is_zero_group_4_with_the_strip_size_stated():
+    data = encode("tiff-single-g4", "lineart")
+    tags = Image.open(io.BytesIO(data)).tag_v2
+    assert (tags[259], tags[262], tags[258]) == (4, 0, (1,))
+    assert (tags[282], tags[283], tags[296]) == (300, 150, 2)
+    assert tags[273][0] + tags[279][0] == len(data)

@@ -1,10 +1,11 @@
 """Every format and SANE layout decodes back to the scanned pixels."""
 import io
+import random
 
 import pytest
 from PIL import Image
 
-from gateway.imaging import create_encoder
+from gateway.imaging import RasterSpec, create_encoder
 from imaging_rasters import LAYOUTS, pillow_rows, psnr, read_png, smooth_scan
 
 JPEG_MIN_PSNR_DB = 30.0
@@ -86,3 +87,60 @@ def test_jpeg_quality_trades_size_for_fidelity():
     assert len(low) < len(high)
     fidelity = [psnr(pillow_rows(Image.open(io.BytesIO(d)), 3), scan.rows) for d in (low, high)]
     assert fidelity[0] < fidelity[1]
+
+
+INVERT = bytes(255 - b for b in range(256))
+
+
+def g4_decoded_as_sane_bits(spec, sane):
+    """libtiff's decoding (through Pillow) in SANE's bit convention, padding dropped."""
+    image = Image.open(io.BytesIO(encode_bytes("tiff-single-g4", spec, sane)))
+    assert image.mode == "1" and image.size == (spec.width, spec.height)
+    return without_padding(spec, image.tobytes().translate(INVERT))  # Pillow's "1": 1 is white
+
+
+def without_padding(spec, packed):
+    stride, keep = spec.bytes_per_line, 0xFF & (0xFF << (-spec.width % 8))
+    rows = [bytearray(packed[i:i + stride]) for i in range(0, len(packed), stride)]
+    for row in rows:
+        row[-1] &= keep
+    return b"".join(rows)
+
+
+def encode_bytes(fmt, spec, data):
+    enc = create_encoder(fmt, spec)
+    return enc.feed(data) + enc.finish()
+
+
+def test_g4_tiff_decodes_to_the_exact_lineart():
+    scan = smooth_scan("lineart")
+    image = Image.open(io.BytesIO(encode("tiff-single-g4", scan)))
+    assert pillow_rows(image.convert("L"), 1) == scan.as_8bit()
+
+
+def test_g4_codes_every_run_length_of_both_colours():
+    width, longest = 6000, 2700  # past 2560, where make-up codes repeat
+    row_bytes = width // 8
+    blank = bytes(row_bytes)
+    rows = []
+    for run in range(longest):
+        # Under an all-white row this is horizontal mode: white run, black run + 1.
+        black = ((1 << (run + 1)) - 1) << (width - 2 * run - 1)
+        rows += [blank, black.to_bytes(row_bytes, "big")]
+    rows.append((((1 << 5500) - 1) << 100).to_bytes(row_bytes, "big"))
+    sane = b"".join(rows)
+    spec = RasterSpec(width, len(rows), row_bytes, 1, 1, 300, 300)
+    assert g4_decoded_as_sane_bits(spec, sane) == sane
+
+
+@pytest.mark.parametrize("ink", [0.02, 0.3, 0.5, 0.9])
+def test_g4_codes_noise_of_any_density_exactly(ink):
+    width, height = 203, 150
+    rnd = random.Random(int(ink * 100))
+    rows = []
+    for y in range(height):
+        bits = sum(1 << (width - 1 - x) for x in range(width) if rnd.random() < ink)
+        rows.append((bits << (-width % 8)).to_bytes((width + 7) // 8, "big"))
+    sane = b"".join(rows)
+    spec = RasterSpec(width, height, (width + 7) // 8, 1, 1, 300, 300)
+    assert g4_decoded_as_sane_bits(spec, sane) == sane
