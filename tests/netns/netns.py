@@ -179,6 +179,42 @@ def pc_pi(subnet: str = "10.213.0") -> Iterator[Lab]:
             _ip("netns", "del", ns, check=False)
 
 
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"""
+
+
+@contextmanager
+def private_system_bus(lab: Lab, ns: str, directory: Path) -> Iterator[dict[str, str]]:
+    """A dbus-daemon of our own in ``ns``: airscan-discover finds nothing without a system bus.
+
+    Yields the environment (``DBUS_SYSTEM_BUS_ADDRESS`` set) to run clients with.
+    """
+    socket_path = directory / "system_bus"
+    config = directory / "system_bus.conf"
+    config.write_text(_BUS_CONFIG.format(socket=socket_path))
+    proc = lab.popen_in(ns, ["dbus-daemon", "--config-file", str(config), "--nofork", "--print-address"])
+    try:
+        ready = LineWatcher(proc.stdout).wait_for(lambda lines: bool(lines), timeout=10)
+        if not ready:
+            raise RuntimeError(f"dbus-daemon did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
+        yield python_env({"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={socket_path}"})
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class LineWatcher:
     """Collects a process's output lines in a thread, so tests can wait for one with a timeout."""
 

@@ -1,12 +1,13 @@
 """Real multicast between two namespaces: the announcer runs in "pi", clients in "pc"."""
 
 import json
+import shutil
 import signal
 import uuid
 
 import pytest
 
-from netns import PYTHON, REPO, LineWatcher
+from netns import PYTHON, REPO, LineWatcher, private_system_bus
 
 pytestmark = pytest.mark.netns
 
@@ -145,3 +146,13 @@ def test_an_announcer_asked_for_lo_answers_a_probe_from_its_own_host(lab):
     answers = matches([json.loads(line) for line in done.stdout.splitlines()])
     assert [m["xaddrs"] for m in answers if m["endpoints"] == [endpoint]] == \
         [[f"http://127.0.0.1:8765/{endpoint.rsplit(':', 1)[1]}"]]
+
+
+@pytest.mark.skipif(not (shutil.which("airscan-discover") and shutil.which("dbus-daemon")),
+                    reason="needs airscan-discover (sane-airscan) and dbus-daemon")
+def test_sane_airscan_discovery_takes_our_probe_match_and_goes_for_the_xaddr(lab, tmp_path):
+    _, _, endpoint = start_announcer(lab, "--no-ipv6")
+    with private_system_bus(lab, lab.pc, tmp_path) as env:
+        done = lab.run_in(lab.pc, ["airscan-discover", "-d"], env=env, timeout=60, check=False)
+    url = f"http://{lab.pi_addr}:8765/{endpoint.rsplit(':', 1)[1]}"
+    assert f"HTTP POST {url}" in done.stdout + done.stderr

@@ -28,8 +28,9 @@ class LocalAddress:
     network: Network
 
     @property
-    def link(self) -> tuple[str, int]:
-        return (self.ifname, self.family)
+    def link(self) -> tuple[str, int, int]:
+        """What a receiver socket serves: an interface (recreated ones get a new index) and a family."""
+        return (self.ifname, self.ifindex, self.family)
 
     @property
     def is_link_local(self) -> bool:

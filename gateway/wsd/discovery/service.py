@@ -122,7 +122,7 @@ class _Receiver(DatagramProtocol):
 
     noisy = False
 
-    def __init__(self, on_datagram: Callable[[tuple[str, int], bytes, tuple], None], link: tuple[str, int]):
+    def __init__(self, on_datagram: Callable[[tuple[str, int, int], bytes, tuple], None], link: tuple[str, int, int]):
         self._on_datagram = on_datagram
         self.link = link
 
@@ -207,7 +207,7 @@ class DiscoveryService(Service):
         self._port = port
         self.sequence = AppSequenceCounter(int(time.time()) if instance_id is None else instance_id)
         self._responder = Responder(devices, self.sequence, reactor, allowed_networks)
-        self._receivers: dict[tuple[str, int], _Receiver] = {}
+        self._receivers: dict[tuple[str, int, int], _Receiver] = {}
         self._senders: dict[LocalAddress, _Sender] = {}
         self._failed: set[LocalAddress] = set()
         self._poll = LoopingCall(self._refresh)
@@ -301,18 +301,16 @@ class DiscoveryService(Service):
         sender = self._senders.pop(local)
         sender.cancel_pending()
         sender.transport.stopListening()
-        log.info("Address {address} on {ifname} is gone", ifname=local.ifname, address=local.address)
+        log.info("Stopped announcing on {ifname} {address}", ifname=local.ifname, address=local.address)
 
     def _close_all(self) -> None:
         for local in list(self._senders):
-            sender = self._senders.pop(local)
-            sender.cancel_pending()
-            sender.transport.stopListening()
+            self._close_sender(local)
         for receiver in self._receivers.values():
             receiver.transport.stopListening()
         self._receivers.clear()
 
-    def _received(self, link: tuple[str, int], data: bytes, addr: tuple) -> None:
+    def _received(self, link: tuple[str, int, int], data: bytes, addr: tuple) -> None:
         host, port = addr[0], addr[1]
         on_link = [a for a in self._senders if a.link == link]
         answers = self._responder.answer(data, host, on_link)
