@@ -5,7 +5,10 @@ speckle in bands, a smooth photo block.  The gateway encoders are fed in
 strips of 64 rows as the scanner would deliver them; Pillow gets the
 whole frame at once.  Run from the repository root after building in place:
 
-    /usr/bin/python3 bench/encode_a4.py [png jfif dib]
+    /usr/bin/python3 bench/encode_a4.py [png jfif dib g4]
+
+g4 encodes the page thresholded to lineart (tiff-single-g4 against
+Pillow's libtiff group4).
 """
 import io
 import math
@@ -22,7 +25,9 @@ from gateway.imaging import RasterSpec, create_encoder
 WIDTH, HEIGHT, DPI = 2480, 3508, 300
 STRIP_ROWS = 64
 PILLOW = {"png": ("PNG", dict(compress_level=1)), "jfif": ("JPEG", dict(quality=85)),
-          "dib": ("BMP", {})}
+          "dib": ("BMP", {}), "g4": ("TIFF", dict(compression="group4"))}
+WSD_NAME = {"g4": "tiff-single-g4"}
+WHITE_IS_ONE = bytes(255 - b for b in range(256))
 
 
 def a4_page() -> bytes:
@@ -54,11 +59,21 @@ def a4_page() -> bytes:
     return b"".join(rows)
 
 
+def lineart(frame: bytes) -> bytes:
+    """The page at 50 % threshold, as SANE lineart (1 = black)."""
+    image = Image.frombytes("RGB", (WIDTH, HEIGHT), frame).convert("L")
+    return image.point(lambda v: 255 if v >= 128 else 0).convert("1").tobytes().translate(
+        WHITE_IS_ONE)
+
+
 def gateway_encode(fmt: str, frame: bytes) -> tuple[float, int]:
-    spec = RasterSpec(WIDTH, HEIGHT, WIDTH * 3, 3, 8, DPI, DPI)
-    step = STRIP_ROWS * WIDTH * 3
+    if fmt == "g4":
+        spec = RasterSpec(WIDTH, HEIGHT, (WIDTH + 7) // 8, 1, 1, DPI, DPI)
+    else:
+        spec = RasterSpec(WIDTH, HEIGHT, WIDTH * 3, 3, 8, DPI, DPI)
+    step = STRIP_ROWS * spec.bytes_per_line
     t0 = time.perf_counter()
-    enc = create_encoder(fmt, spec)
+    enc = create_encoder(WSD_NAME.get(fmt, fmt), spec)
     size = sum(len(enc.feed(frame[i:i + step])) for i in range(0, len(frame), step))
     size += len(enc.finish())
     return time.perf_counter() - t0, size
@@ -68,14 +83,20 @@ def pillow_encode(fmt: str, frame: bytes) -> tuple[float, int]:
     name, options = PILLOW[fmt]
     t0 = time.perf_counter()
     out = io.BytesIO()
-    Image.frombytes("RGB", (WIDTH, HEIGHT), frame).save(out, name, dpi=(DPI, DPI), **options)
+    if fmt == "g4":
+        image = Image.frombytes("1", (WIDTH, HEIGHT), frame.translate(WHITE_IS_ONE))
+    else:
+        image = Image.frombytes("RGB", (WIDTH, HEIGHT), frame)
+    image.save(out, name, dpi=(DPI, DPI), **options)
     return time.perf_counter() - t0, out.tell()
 
 
 def main(formats: list[str]) -> None:
-    frame = a4_page()
-    print(f"A4 {DPI} dpi RGB, {WIDTH}x{HEIGHT}, {len(frame) / 1e6:.1f} MB raw")
+    rgb = a4_page()
+    frames = {"g4": lineart(rgb)}
+    print(f"A4 {DPI} dpi, {WIDTH}x{HEIGHT}, {len(rgb) / 1e6:.1f} MB as RGB")
     for fmt in formats:
+        frame = frames.get(fmt, rgb)
         for who, encode in (("gateway", gateway_encode), ("pillow", pillow_encode)):
             best = min(encode(fmt, frame) for _ in range(3))
             print(f"{fmt:5} {who:8} {best[0] * 1000:7.0f} ms {best[1] / 1e6:7.2f} MB")
