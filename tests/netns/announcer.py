@@ -1,7 +1,7 @@
 """Runs DiscoveryService for one fake scanner until SIGTERM (then it says Bye).
 
-    ip netns exec pi /usr/bin/python3 tests/netns/announcer.py --interface veth-pi \\
-        --endpoint urn:uuid:... --http-port 8765
+    PYTHONPATH=/work/main ip netns exec pi /usr/bin/python3 tests/netns/announcer.py \\
+        --interface veth-pi --endpoint urn:uuid:... --http-port 8765 [--no-ipv6] [--allow NET]
 
 Prints one JSON line ``{"ready": [addresses]}`` on stdout once its sockets are
 open, and ``{"stopped": true}`` after the Byes went out. Logs go to stderr.

@@ -29,7 +29,8 @@ from pathlib import Path
 
 PREFIX = "swgt"
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = "/usr/bin/python3"
+PYTHON = sys.executable
+"""The interpreter running the tests (the project's virtual environment), for subprocesses too."""
 _counter = itertools.count()
 
 
