@@ -105,7 +105,7 @@ class Gateway:
         scanner = Scanner(
             self.reactor, self.library, info, uuid=served.uuid, name=name, formats=image_path.formats(),
             sink_factory=image_path.make_sink, content_type=image_path.content_type,
-            bytes_per_line=image_path.bytes_per_line,
+            bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
             on_job_change=self._job_changed,
         )
         try:

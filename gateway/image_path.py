@@ -29,16 +29,23 @@ def formats() -> tuple[str, ...]:
     return tuple(f for f in supported_formats() if f in CONTENT_TYPES)
 
 
+def format_holds(fmt: str, color: ColorMode) -> bool:
+    """Whether a file of this format can carry this colour mode (G4 is black and white only)."""
+    return can_encode(fmt, color.channels, color.depth)
+
+
 def content_type(fmt: str) -> str:
     return CONTENT_TYPES.get(fmt, "application/octet-stream")
 
 
 def bytes_per_line(fmt: str, pixels_per_line: int, side: UsedSide) -> int:
-    """WSD's BytesPerLine: 0 for compressed formats, the padded BMP row for dib."""
-    if fmt != "dib":
-        return 0
-    bits = {ColorMode.BLACK_AND_WHITE_1: 1, ColorMode.RGB_24: 24, ColorMode.RGB_48: 24}.get(side.color, 8)
-    return (pixels_per_line * bits + 31) // 32 * 4
+    """WSD's BytesPerLine: 0 for compressed formats, the row as the file stores it otherwise."""
+    if fmt == "dib":
+        bits = {ColorMode.BLACK_AND_WHITE_1: 1, ColorMode.RGB_24: 24, ColorMode.RGB_48: 24}.get(side.color, 8)
+        return (pixels_per_line * bits + 31) // 32 * 4
+    if fmt.endswith("-uncompressed"):
+        return (pixels_per_line * side.color.channels * side.color.depth + 7) // 8
+    return 0
 
 
 class EncodingSink:

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from gateway.model import (
     Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    JobState, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
+    ColorMode, JobState, Region, ScannerStatus, ScanTicket, ServiceError, TicketRejected, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
@@ -52,6 +52,7 @@ class Scanner:
     def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: tuple[str, ...],
                  sink_factory: SinkFactory, content_type: Callable[[str], str],
                  bytes_per_line: Callable[[str, int, UsedSide], int],
+                 format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
                  on_status_change: Callable[["Scanner"], None] = lambda s: None):
         self.reactor = reactor
@@ -62,6 +63,7 @@ class Scanner:
         self._sink_factory = sink_factory
         self._content_type = content_type
         self._bytes_per_line = bytes_per_line
+        self._format_holds = format_holds
         self._on_job_change = on_job_change
         self.session = DeviceSession(reactor, lambda: library.open(info), info.name)
         self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
@@ -93,16 +95,22 @@ class Scanner:
         back = predicted_info(final.back, bpl) if final.back else None
         return ImageInformation(predicted_info(final.front, bpl), back)
 
+    def negotiate(self, ticket: ScanTicket) -> FinalParameters:
+        final = negotiate(ticket, self.capabilities)
+        if not self._format_holds(final.format.value, final.front.color):
+            raise TicketRejected("conflict", f"format {final.format.value} cannot hold {final.front.color.value}")
+        return final
+
     def validate(self, ticket: ScanTicket) -> tuple[FinalParameters, ImageInformation]:
         """ValidateScanTicket: no device access, so it never disturbs a running job."""
-        final = negotiate(ticket, self.capabilities)
+        final = self.negotiate(ticket)
         return final, self._image_information(final)
 
     @defer.inlineCallbacks
     def create_job(self, ticket: ScanTicket):
         if self.jobs.busy():
             raise JobError("busy", "the scanner is busy with another job")
-        final = negotiate(ticket, self.capabilities)
+        final = self.negotiate(ticket)
         settings = sane_settings(final, final.front, self.profile)
         try:
             applied = yield self.session.run(self.session.apply, settings)

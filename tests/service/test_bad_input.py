@@ -113,3 +113,8 @@ def test_each_fault_is_logged_once(gateway):
     time.sleep(0.3)
     after = gateway.log().count("fault wsa:ActionNotSupported") + gateway.log().count("ActionNotSupported:")
     assert after == before + 1
+
+
+def test_a_format_that_cannot_hold_the_colour_mode_is_a_conflict(gateway):
+    r = create_job(gateway.scan_url, ticket(fmt="tiff-single-g4", color="RGB24"))
+    assert r.fault_subcode == "wscn:ClientErrorConflictingRequiredParameters"

@@ -177,3 +177,17 @@ def test_job_ids_are_not_reused(gateway):
         call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
         ids.add(job_id)
     assert len(ids) == 3
+
+
+def test_tiff_g4_carries_a_black_and_white_scan(gateway):
+    _created, image = scan(gateway, fmt="tiff-single-g4", color="BlackAndWhite1", dpi=75)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == "TIFF" and picture.mode == "1" and picture.size == (885, 885)
+    assert picture.info.get("compression") == "group4"
+
+
+def test_uncompressed_tiff_carries_a_grey_scan_and_says_its_row_size(gateway):
+    created, image = scan(gateway, fmt="tiff-single-uncompressed", color="Grayscale8", dpi=75)
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == "TIFF" and picture.mode == "L" and picture.size == (885, 885)
+    assert created.text(".//wscn:BytesPerLine") == "885"
