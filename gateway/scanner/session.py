@@ -7,6 +7,8 @@ reactor never waits for the scanner.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -18,6 +20,7 @@ from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, Stat
 
 STRIP_BYTES = 256 * 1024
 """Raw bytes read per sane_read batch: small enough to stream, large enough to be cheap."""
+STRIPS_IN_FLIGHT = 4
 
 log = Logger()
 
@@ -34,6 +37,63 @@ class AppliedSettings:
 
     values: dict[str, Any]
     parameters: FrameParameters
+
+
+class StripPump:
+    """Hands strips from the reading thread to the sink on an encoding thread, a few at a time.
+
+    The queue bound is the memory bound: at most ``STRIPS_IN_FLIGHT`` raw
+    strips wait; when the encoder (or the client behind it) is slower than the
+    scanner, ``put`` waits.
+    """
+
+    def __init__(self, sink: PageSink):
+        self._sink = sink
+        self._queue: queue.Queue = queue.Queue(maxsize=STRIPS_IN_FLIGHT)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="encode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (strip := self._queue.get()) is not None:
+                if self._error is None:
+                    self._sink.write(strip)
+        except BaseException as e:
+            self._error = e
+            while self._queue.get() is not None:
+                pass
+
+    def put(self, strip) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(strip, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _stop(self) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.25)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+
+    def finish(self) -> None:
+        self._stop()
+        if self._error is not None:
+            self._sink.abort()
+            raise self._error
+        self._sink.finish()
+
+    def abort(self) -> None:
+        self._error = self._error or SaneError(Status.CANCELLED, "aborted")
+        self._stop()
+        self._sink.abort()
 
 
 class DeviceSession:
@@ -88,7 +148,9 @@ class DeviceSession:
         """sane_start, then stream the frame into the sink. Raises SaneError (e.g. NO_DOCS).
 
         The sink is opened only once the first rows arrived, so that an error
-        at the start of a page (jam, cover open) can still be answered as a fault.
+        at the start of a page (jam, cover open) can still be answered as a
+        fault. This thread only reads; the sink encodes on a thread of its own
+        (``StripPump``), so a slow scanner and the encoder work side by side.
         """
         dev = self._device()
         self.cancel_requested = False
@@ -97,22 +159,22 @@ class DeviceSession:
         if not params.last_frame or params.format not in ("gray", "color"):
             dev.cancel()
             raise SaneError(Status.UNSUPPORTED, "three-pass scanners are not supported yet")
-        rows = max(1, STRIP_BYTES // max(params.bytes_per_line, 1))
-        buf = bytearray(rows * params.bytes_per_line)
-        view = memoryview(buf)
+        strip = max(1, STRIP_BYTES // max(params.bytes_per_line, 1)) * params.bytes_per_line
+        buf = bytearray(strip)
         n = dev.read_into(buf)
-        sink = open_sink(params)
+        pump = StripPump(open_sink(params))
         try:
             while n:
-                sink.write(view[:n])
+                pump.put(memoryview(buf)[:n])
                 if self.cancel_requested:
                     dev.cancel()
                     raise SaneError(Status.CANCELLED, "cancelled")
+                buf = bytearray(strip)
                 n = dev.read_into(buf)
         except BaseException:
-            sink.abort()
+            pump.abort()
             raise
-        sink.finish()
+        pump.finish()
         return params
 
     def release(self) -> None:
