@@ -7,6 +7,7 @@ hands each the small typed values and callables it needs.
 from __future__ import annotations
 
 import errno
+import hashlib
 import socket
 from dataclasses import dataclass, replace
 
@@ -19,10 +20,11 @@ from twisted.web import server
 from gateway import __version__, image_path
 from gateway.config import Settings
 from gateway.scanner.device import Scanner
-from gateway.scanner.devices import ServedDevice, UuidStore, choose, sane_config_dir
+from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
 from gateway.scanner.saneapi import SaneLibrary
 from gateway.web.status import StatusPage
 from gateway.wsd import namespaces as ns
+from gateway.wsd.discovery import DiscoverableDevice, DiscoveryService
 from gateway.wsd.metadata import DeviceMetadata
 from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
 
@@ -71,6 +73,7 @@ class Gateway:
         self.discovery = None
         self.library = SaneLibrary(write_sane_config(self.settings))
         self.store = UuidStore(self.settings.state_dir)
+        self.versions = MetadataVersions(self.settings.state_dir)
 
     def find_devices(self) -> defer.Deferred:
         """Enumerate SANE devices off the reactor (backends may probe USB for seconds)."""
@@ -123,6 +126,8 @@ class Gateway:
             endpoint=f"urn:uuid:{served.uuid}", friendly_name=name, manufacturer=info.vendor,
             model_name=info.model, serial=served.identity, firmware=f"sane-wsd-gateway {__version__}",
         )
+        scanner.metadata_version = self.versions.version(
+            served.uuid, hashlib.sha256(repr((scanner.metadata, scanner.capabilities)).encode()).hexdigest())
         self.scanners[served.uuid] = scanner
         self.root.add(DeviceResource(scanner, self.reactor))
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
@@ -152,25 +157,20 @@ class Gateway:
         return f"http://{literal}:{self.settings.port}/{uuid}"
 
     def discoverable(self):
-        from gateway.wsd.discovery import DiscoverableDevice
-        for uuid in self.scanners:
+        for uuid, scanner in self.scanners.items():
             yield DiscoverableDevice(
                 endpoint=f"urn:uuid:{uuid}",
                 types=(ns.DEVICE_TYPE, ns.SCAN_DEVICE_TYPE),
                 scopes=(),
-                metadata_version=1,
+                metadata_version=scanner.metadata_version,
                 xaddr=lambda host, uuid=uuid: self.url_on(host, uuid),
             )
 
     def start_discovery(self) -> None:
-        try:
-            from gateway.wsd.discovery import DiscoveryService
-        except ImportError:
-            log.warn("WS-Discovery is not available in this build; clients must be given the URL")
-            return
         self.discovery = DiscoveryService(lambda: list(self.discoverable()),
                                           interfaces=self.settings.interfaces or None,
-                                          ipv6=self.settings.ipv6, reactor=self.reactor)
+                                          ipv6=self.settings.ipv6, reactor=self.reactor,
+                                          allowed_networks=self.settings.allowed_networks)
         self.discovery.startService()
 
     @defer.inlineCallbacks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import fnmatch
 import socket
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ class Settings:
     backends: tuple[str, ...] = ()
     discovery: bool = True
     ipv6: bool = True
+    allowed_networks: tuple[str, ...] = ()
     location: str = ""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
@@ -79,6 +81,7 @@ def load(path: Path | None) -> Settings:
             backends=_split(g.get("backends", "")),
             discovery=_bool(g.get("discovery", "yes")),
             ipv6=_bool(g.get("ipv6", "yes")),
+            allowed_networks=_networks(g.get("allowed_networks", "")),
             location=g.get("location", ""),
             scanners=tuple(
                 ScannerOverride(
@@ -94,6 +97,13 @@ def load(path: Path | None) -> Settings:
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from None
     return validate(settings)
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    networks = _split(value)
+    for n in networks:
+        ipaddress.ip_network(n, strict=False)
+    return networks
 
 
 def _bool(value: str) -> bool:

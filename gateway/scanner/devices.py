@@ -78,11 +78,7 @@ class UuidStore:
         return self._map[key]
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".devices-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._map, f, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        _write_json(self.path, self._map)
 
 
 def _backend_names(path: Path) -> list[str]:
@@ -91,6 +87,37 @@ def _backend_names(path: Path) -> list[str]:
     except OSError:
         return []
     return [b for b in lines if b and not b.startswith("#")]
+
+
+class MetadataVersions:
+    """A counter per device that rises whenever what it tells clients about itself changes.
+
+    WS-Discovery carries it as MetadataVersion, and Windows fetches the
+    metadata again only when it rises, so it must survive restarts.
+    """
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / "metadata.json"
+        try:
+            self._map = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._map = {}
+
+    def version(self, uuid: str, fingerprint: str) -> int:
+        entry = self._map.get(uuid)
+        if entry is None or entry.get("fingerprint") != fingerprint:
+            entry = {"version": (entry or {}).get("version", 0) + 1, "fingerprint": fingerprint}
+            self._map[uuid] = entry
+            _write_json(self.path, self._map)
+        return entry["version"]
+
+
+def _write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def sane_config_dir(state_dir: Path, with_test_backend: bool, system_dir: Path = Path("/etc/sane.d")) -> str:

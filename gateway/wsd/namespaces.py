@@ -46,7 +46,11 @@ PROBE_ACTION = WSD + "/Probe"
 PROBE_MATCHES_ACTION = WSD + "/ProbeMatches"
 RESOLVE_ACTION = WSD + "/Resolve"
 RESOLVE_MATCHES_ACTION = WSD + "/ResolveMatches"
-SCOPE_MATCH_RFC3986 = WSD + "/rfc3986"
+MATCH_BY_RFC2396 = WSD + "/rfc2396"
+"""The default Scopes matching rule of WS-Discovery 2005/04 (rfc3986 in 1.1, same algorithm)."""
+MATCH_BY_RFC3986 = WSD + "/rfc3986"
+MATCH_BY_UUID = WSD + "/uuid"
+MATCH_BY_STRCMP0 = WSD + "/strcmp0"
 
 # WS-Transfer / WS-MetadataExchange (DPWS)
 GET_ACTION = WST + "/Get"

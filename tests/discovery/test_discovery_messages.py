@@ -4,8 +4,9 @@ import pytest
 from lxml import etree
 
 from gateway.wsd import namespaces as ns
+from gateway.wsd.namespaces import MATCH_BY_STRCMP0, MATCH_BY_UUID
 from gateway.wsd.discovery.messages import (
-    MATCH_BY_STRCMP0, MATCH_BY_UUID, AppSequence, Probe, Resolve, Target, build_bye, build_hello,
+    AppSequence, Probe, Resolve, Target, build_bye, build_hello,
     build_probe_matches, build_resolve_matches, parse_message, probe_matches, scopes_match, types_match,
 )
 from gateway.wsd.namespaces import qname
@@ -187,7 +188,7 @@ def test_malformed_requests_raise_malformed_message(data):
 ])
 def test_rfc3986_scope_matching_is_a_segment_wise_prefix(wanted, offered, expected):
     assert scopes_match((wanted,), (offered,)) is expected
-    assert scopes_match((wanted,), (offered,), ns.SCOPE_MATCH_RFC3986) is expected
+    assert scopes_match((wanted,), (offered,), ns.MATCH_BY_RFC3986) is expected
 
 
 def test_every_probe_scope_must_match_some_offered_scope():

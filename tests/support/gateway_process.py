@@ -26,13 +26,17 @@ class GatewayProcess:
     """``with GatewayProcess(tmp_path) as gw:`` -> gw.url, gw.scan_url, gw.uuid, gw.log()."""
 
     def __init__(self, workdir: Path, test_conf: str = "geometry_max 300.0\n", extra_args=(),
-                 entry: list[str] | None = None):
+                 entry: list[str] | None = None, wrapper: list[str] = (), discovery: bool = False,
+                 host: str = "127.0.0.1"):
         self.workdir = Path(workdir)
         self.state = self.workdir / "state"
         self.port = free_port()
         self.test_conf = test_conf
         self.extra_args = list(extra_args)
         self.entry = entry or [sys.executable, "-m", "gateway"]
+        self.wrapper = list(wrapper)
+        self.discovery = discovery
+        self.host = host
         self.log_path = self.workdir / "gateway.log"
         self.proc: subprocess.Popen | None = None
 
@@ -41,9 +45,10 @@ class GatewayProcess:
         (self.state / "sane.d" / "test.conf").write_text(self.test_conf)
         config = self.workdir / "gateway.conf"
         config.write_text("[gateway]\nlog_level = debug\n")
-        argv = self.entry + ["run", "--config", str(config), "--state-dir", str(self.state),
-                             "--port", str(self.port), "--backend", "test", "--test-device", "yes",
-                             "--no-discovery"] + self.extra_args
+        argv = self.wrapper + self.entry + [
+            "run", "--config", str(config), "--state-dir", str(self.state), "--port", str(self.port),
+            "--backend", "test", "--test-device", "yes"] + ([] if self.discovery else ["--no-discovery"]) \
+            + self.extra_args
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self._log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -64,7 +69,7 @@ class GatewayProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{self.uuid}"
+        return f"http://{self.host}:{self.port}/{self.uuid}"
 
     @property
     def scan_url(self) -> str:
@@ -77,7 +82,7 @@ class GatewayProcess:
             return ""
 
     def get(self, path: str = "/") -> bytes:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+        with urllib.request.urlopen(f"http://{self.host}:{self.port}{path}", timeout=10) as r:
             return r.read()
 
     def stop(self) -> int | None:

@@ -84,3 +84,19 @@ def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
     conf.write_text("[gateway]\nport = eighty\n")
     r = run_cli("run", "--config", str(conf))
     assert r.returncode == 2 and "Traceback" not in r.stderr and "eighty" in r.stderr
+
+
+def test_metadata_version_rises_only_when_the_metadata_changes(tmp_path):
+    from gateway.scanner.devices import MetadataVersions
+    assert MetadataVersions(tmp_path).version("u", "a") == 1
+    assert MetadataVersions(tmp_path).version("u", "a") == 1
+    assert MetadataVersions(tmp_path).version("u", "b") == 2
+
+
+def test_allowed_networks_must_be_networks(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nallowed_networks = 10.1.0.0/16 fd00::/8\n")
+    assert load(conf).allowed_networks == ("10.1.0.0/16", "fd00::/8")
+    conf.write_text("[gateway]\nallowed_networks = office\n")
+    with pytest.raises(ConfigError):
+        load(conf)

@@ -17,11 +17,7 @@ from gateway.wsd import namespaces as ns
 from gateway.wsd.namespaces import qname
 from gateway.wsd.soap import MalformedMessage, build_envelope, parse_envelope, serialize
 
-MATCH_BY_RFC2396 = ns.WSD + "/rfc2396"
-"""The default Scopes matching rule of WS-Discovery 2005/04 (rfc3986 in 1.1, same algorithm)."""
-MATCH_BY_UUID = ns.WSD + "/uuid"
-MATCH_BY_STRCMP0 = ns.WSD + "/strcmp0"
-_URI_RULES = frozenset({MATCH_BY_RFC2396, ns.SCOPE_MATCH_RFC3986})
+_URI_RULES = frozenset({ns.MATCH_BY_RFC2396, ns.MATCH_BY_RFC3986})
 
 
 @dataclass(frozen=True)
@@ -171,7 +167,7 @@ def parse_message(data: bytes) -> Probe | Resolve | None:
             message_id=env.message_id,
             types=parse_qnames(types_el) if types_el is not None else (),
             scopes=tuple((scopes_el.text or "").split()) if scopes_el is not None else (),
-            match_by=(scopes_el.get("MatchBy") if scopes_el is not None else None) or MATCH_BY_RFC2396,
+            match_by=(scopes_el.get("MatchBy") if scopes_el is not None else None) or ns.MATCH_BY_RFC2396,
         )
     if body is None or body.tag != qname(ns.WSD, "Resolve"):
         raise MalformedMessage("Resolve action without a wsd:Resolve body")
@@ -217,15 +213,15 @@ def _uuid(value: str) -> uuid.UUID | None:
 def _scope_match(wanted: str, offered: str, match_by: str) -> bool:
     if match_by in _URI_RULES:
         return _uri_scope_match(wanted, offered)
-    if match_by == MATCH_BY_STRCMP0:
+    if match_by == ns.MATCH_BY_STRCMP0:
         return wanted == offered
-    if match_by == MATCH_BY_UUID:
+    if match_by == ns.MATCH_BY_UUID:
         w = _uuid(wanted)
         return w is not None and w == _uuid(offered)
     return False
 
 
-def scopes_match(wanted: tuple[str, ...], offered: tuple[str, ...], match_by: str = MATCH_BY_RFC2396) -> bool:
+def scopes_match(wanted: tuple[str, ...], offered: tuple[str, ...], match_by: str = ns.MATCH_BY_RFC2396) -> bool:
     """Every scope asked for must match one offered; an unknown rule matches nothing."""
     return all(any(_scope_match(w, o, match_by) for o in offered) for w in wanted)
 
