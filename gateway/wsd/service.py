@@ -92,6 +92,10 @@ class LimitedRequest(server.Request):
         self.channel.transport.loseConnection()
 
 
+def _peer(request: server.Request) -> str:
+    return getattr(request.getClientAddress(), "host", "?")
+
+
 def _host_base(request: server.Request) -> str:
     """The scheme://host:port the client used to reach us, for URLs in our answers."""
     host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
@@ -163,8 +167,7 @@ class DeviceResource(resource.Resource):
             fault = receiver_fault(ns.WSCN, "ServerErrorInternalError", "internal error")
         env = getattr(request, "envelope", None)
         action = env.action.rsplit("/", 1)[-1] if env else "request"
-        log.info("{action} from {peer}: fault {subcode}: {reason}", action=action,
-                 peer=request.getClientAddress().host if hasattr(request.getClientAddress(), "host") else "?",
+        log.info("{action} from {peer}: fault {subcode}: {reason}", action=action, peer=_peer(request),
                  subcode=etree.QName(fault.subcode).localname, reason=fault.reason)
         if request.finished or request._disconnected:
             return
@@ -191,6 +194,8 @@ class DeviceResource(resource.Resource):
 
     def transfer_get(self, env: Envelope, request):
         base = _host_base(request)
+        log.info("metadata of {name} fetched by {peer}", name=self.device.metadata.friendly_name,
+                 peer=_peer(request))
         meta = self.device.metadata
         body = get_response(meta, f"{base}/", f"{base}/{self.device.uuid}/scan")
         self._reply(request, build_envelope(ns.GET_RESPONSE_ACTION, body, relates_to=env.message_id))
