@@ -1,0 +1,81 @@
+"""The .deb builds from a fresh clone with one command, holds what it should, and lintian finds nothing."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+
+import pytest
+
+from gateway import __version__
+
+pytestmark = pytest.mark.packaging
+
+
+def dpkg_deb(*args) -> str:
+    return subprocess.run(["dpkg-deb", *args], check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+def test_build_deb_makes_one_package_named_for_the_version_and_architecture(deb):
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True,
+                          timeout=30).stdout.strip()
+    assert deb.name == f"sane-wsd-gateway_{__version__}_{arch}.deb"
+
+
+def test_lintian_reports_no_errors_and_no_warnings(build):
+    result = subprocess.run(["lintian", "--fail-on", "error,warning", "--pedantic", "--display-info",
+                             str(build.changes)], capture_output=True, text=True, timeout=600)
+    complaints = [line for line in result.stdout.splitlines() if re.match(r"^[EW]: ", line)]
+    assert result.returncode == 0 and not complaints, result.stdout + result.stderr
+
+
+def test_package_holds_the_program_the_config_the_unit_the_man_page_and_the_firewall_profiles(deb):
+    paths = {line.split()[-1].lstrip(".") for line in dpkg_deb("--contents", str(deb)).splitlines()}
+    for path in ("/usr/bin/sane-wsd-gateway",
+                 "/usr/lib/python3/dist-packages/gateway/cli.py",
+                 "/etc/sane-wsd-gateway.conf",
+                 "/lib/systemd/system/sane-wsd-gateway.service",
+                 "/lib/udev/rules.d/70-sane-wsd-gateway.rules",
+                 "/usr/share/man/man8/sane-wsd-gateway.8.gz",
+                 "/usr/share/doc/sane-wsd-gateway/copyright",
+                 "/usr/share/doc/sane-wsd-gateway/changelog.gz",
+                 "/etc/ufw/applications.d/sane-wsd-gateway",
+                 "/usr/lib/firewalld/services/sane-wsd-gateway.xml"):
+        assert path in paths, path
+    extensions = {p.rsplit("/", 1)[1].split(".")[0] for p in paths if p.endswith(".so")}
+    assert extensions == {"_saneio", "_encoder"}
+
+
+def test_c_extensions_link_libsane_libjpeg_and_zlib(deb, tmp_path):
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True, timeout=60)
+    needed = {}
+    for so in tmp_path.rglob("*.so"):
+        dynamic = subprocess.run(["readelf", "-d", str(so)], capture_output=True, text=True, check=True,
+                                 timeout=30).stdout
+        needed[so.name.split(".")[0]] = set(re.findall(r"Shared library: \[([^]]+)\]", dynamic))
+    assert "libsane.so.1" in needed["_saneio"]
+    assert {"libjpeg.so.62", "libz.so.1"} <= needed["_encoder"]
+
+
+def test_depends_only_on_debian_packages(deb):
+    depends = dpkg_deb("--field", str(deb), "Depends")
+    names = {re.split(r"[ (:]", d.strip())[0] for d in depends.split(",")}
+    for wanted in ("python3-twisted", "python3-lxml", "python3-sane", "python3-netifaces", "libsane1",
+                   "libjpeg62-turbo", "zlib1g", "python3"):
+        assert wanted in names, depends
+    assert not any("pip" in n for n in names)
+    assert dpkg_deb("--field", str(deb), "Recommends").strip() == "sane-utils"
+    assert dpkg_deb("--field", str(deb), "Suggests").strip() == "sane-airscan"
+
+
+def test_config_and_firewall_profile_are_conffiles(deb, tmp_path):
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(tmp_path)], check=True, timeout=60)
+    assert (tmp_path / "conffiles").read_text().split() == [
+        "/etc/sane-wsd-gateway.conf", "/etc/ufw/applications.d/sane-wsd-gateway"]
+
+
+def test_architecture_is_the_build_machines(deb):
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf"}.get(platform.machine())
+    if machine:
+        assert dpkg_deb("--field", str(deb), "Architecture").strip() == machine

@@ -1,0 +1,80 @@
+"""Fast checks of the packaging sources: versions agree, the unit is hardened, firewall profiles match the port."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gateway import __version__
+from gateway.config import DEFAULT_PORT
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "etc" / "sane-wsd-gateway.service"
+MAX_EXPOSURE = 2.0
+
+
+def unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_debian_changelog_version_is_the_gateway_version():
+    first = (ROOT / "packaging" / "debian" / "changelog").read_text().splitlines()[0]
+    assert re.match(r"^sane-wsd-gateway \(([^)]+)\)", first).group(1) == __version__
+
+
+def test_unit_runs_the_gateway_as_its_own_user_with_its_state_directory():
+    s = unit_settings()
+    assert s["ExecStart"] == ["/usr/bin/sane-wsd-gateway run --config /etc/sane-wsd-gateway.conf"]
+    assert s["User"] == ["sane-wsd-gateway"]
+    assert s["SupplementaryGroups"] == ["scanner lp"]
+    assert s["StateDirectory"] == ["sane-wsd-gateway"]
+    assert s["Restart"] == ["on-failure"]
+
+
+def test_unit_is_hardened():
+    s = unit_settings()
+    for key, value in {
+        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+        "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "RestrictNamespaces": "yes",
+        "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes", "RestrictRealtime": "yes",
+        "ProtectClock": "yes", "ProtectHostname": "yes", "DevicePolicy": "closed",
+        "DeviceAllow": "char-usb_device rw",
+        "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+    }.items():
+        assert s.get(key) == [value], key
+    assert "@system-service" in s["SystemCallFilter"]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed (package systemd)")
+def test_systemd_analyze_rates_the_unit_exposure_at_most_2():
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+                            capture_output=True, text=True, timeout=60)
+    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
+    assert score, result.stdout + result.stderr
+    assert float(score.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+def test_firewall_profiles_open_the_default_port_and_ws_discovery():
+    ufw = configparser.ConfigParser()
+    ufw.read(ROOT / "etc" / "ufw" / "applications.d" / "sane-wsd-gateway")
+    assert ufw["sane-wsd-gateway"]["ports"] == f"{DEFAULT_PORT}/tcp|3702/udp"
+    firewalld = (ROOT / "etc" / "firewalld" / "sane-wsd-gateway.xml").read_text()
+    assert f'<port protocol="tcp" port="{DEFAULT_PORT}"/>' in firewalld
+    assert '<port protocol="udp" port="3702"/>' in firewalld
+
+
+def test_packaged_config_keeps_state_where_the_unit_puts_it():
+    conf = configparser.ConfigParser()
+    conf.read(ROOT / "etc" / "sane-wsd-gateway.conf")
+    assert conf["gateway"]["state_dir"] == "/var/lib/sane-wsd-gateway"
