@@ -86,29 +86,47 @@ _FORMATS = {
 }
 
 
+# Formats of one file per job (see document.py), with the layouts they take.
+_CONTAINERS = {
+    "tiff-multi-uncompressed": _Format("raw", "image/tiff", False),
+    "tiff-multi-g4": _Format("g4", "image/tiff", True, layouts=frozenset({(1, 1)})),
+    "pdf-a": _Format("pdf", "application/pdf", True),
+}
+
+
 def supported_formats() -> tuple[str, ...]:
-    """WSD Format names that create_encoder accepts."""
-    return tuple(_FORMATS)
+    """WSD Format names that create_encoder and create_document_encoder accept."""
+    return tuple(_FORMATS) + tuple(_CONTAINERS)
 
 
 def can_encode(fmt: str, channels: int, depth: int) -> bool:
-    return fmt in _FORMATS and (channels, depth) in _FORMATS[fmt].layouts
+    info = _FORMATS.get(fmt) or _CONTAINERS.get(fmt)
+    return info is not None and (channels, depth) in info.layouts
 
 
-def create_encoder(fmt: str, spec: RasterSpec, quality: int = 85) -> Encoder:
+def check_quality(quality: int) -> None:
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1..100, not {quality}")
+
+
+def create_encoder(fmt: str, spec: RasterSpec, quality: int = 85):
     """An encoder for one page.
 
     EncoderError when the format or layout is not supported or the page is
     too big for the format; ValueError for a quality outside 1..100.
-    quality only affects jfif and exif.
+    quality only affects jfif, exif and the images of pdf-a.  For the
+    multi-page formats the result is a file of this one page (an object
+    with the same methods as Encoder).
     """
-    if fmt not in _FORMATS:
+    if fmt not in _FORMATS and fmt not in _CONTAINERS:
         raise EncoderError(f"format {fmt!r} is not supported; choose from "
                            + ", ".join(supported_formats()))
     if not can_encode(fmt, spec.channels, spec.depth):
         raise EncoderError(f"{fmt} cannot hold {spec.channels} channel(s) of {spec.depth} bit(s)")
-    if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be 1..100, not {quality}")
+    check_quality(quality)
+    if fmt in _CONTAINERS:
+        from .document import OnePageDocument
+        return OnePageDocument(fmt, spec, quality)
     return Encoder(fmt, spec, quality)
 
 
@@ -236,18 +254,26 @@ class Encoder:
         Checks the row count before returning, so errors are raised here
         rather than on the first iteration.
         """
+        now, rest = self._complete()
+        return iter((now,)) if rest is None else rest(chunk_size)
+
+    def _complete(self):
+        """Checks that the page is complete: (bytes ready now, None) when nothing was
+        spooled, else (b"", a function of chunk_size iterating over the whole file)."""
         self._check_open()
         self._state = "finishing"
         try:
             if self._spool is None:
                 tail = self._head + self._codec.finish()
                 self._finished()
-                return iter((tail,))
+                return tail, None
             if self._codec is None:
-                return self._encode_spooled_rows(self._count_spooled_rows(), chunk_size)
+                rows = self._count_spooled_rows()
+                return b"", lambda chunk_size: self._encode_spooled_rows(rows, chunk_size)
             tail = self._codec.finish()
             self._spooled += len(tail)
-            return self._replay_spool(self._header(self._codec.rows), tail, chunk_size)
+            head = self._header(self._codec.rows)
+            return b"", lambda chunk_size: self._replay_spool(head, tail, chunk_size)
         except BaseException:
             self.close()
             raise

@@ -129,6 +129,33 @@ def _resolution(dpi_x: int, dpi_y: int) -> list[IfdEntry]:
 TIFF_UNCOMPRESSED, TIFF_G4 = 1, 4
 
 
+def tiff_order() -> str:
+    """struct prefix of the machine's byte order, which TIFF files here are written in."""
+    return "<" if sys.byteorder == "little" else ">"
+
+
+def tiff_start(first_ifd: int) -> bytes:
+    """The 8-byte TIFF file header pointing at the first directory."""
+    return _tiff_start(tiff_order(), first_ifd)
+
+
+def tiff_entries(width: int, height: int, channels: int, depth: int, dpi_x: int, dpi_y: int,
+                 data_offset: int, strip_bytes: int, compression: int = TIFF_UNCOMPRESSED,
+                 page: int | None = None) -> list[IfdEntry]:
+    """Directory entries of a single-strip page; page (0-based) marks one of several."""
+    photometric = 0 if depth == 1 else (1 if channels == 1 else 2)
+    entries = [IfdEntry(256, LONG, (width,)), IfdEntry(257, LONG, (height,)),
+               IfdEntry(258, SHORT, (depth,) * channels), IfdEntry(259, SHORT, (compression,)),
+               IfdEntry(262, SHORT, (photometric,)), IfdEntry(273, LONG, (data_offset,)),
+               IfdEntry(277, SHORT, (channels,)), IfdEntry(278, LONG, (height,)),
+               IfdEntry(279, LONG, (strip_bytes,)), IfdEntry(284, SHORT, (1,)),
+               *_resolution(dpi_x, dpi_y)]
+    if page is not None:
+        # A page of a multi-page file; the total (0: not known) is not known while streaming.
+        entries += [IfdEntry(254, LONG, (2,)), IfdEntry(297, SHORT, (page, 0))]
+    return entries
+
+
 def tiff_header(width: int, height: int, channels: int, depth: int, dpi_x: int, dpi_y: int,
                 strip_bytes: int, compression: int = TIFF_UNCOMPRESSED) -> bytes:
     """Header and the only directory of a single-strip TIFF.
@@ -138,19 +165,12 @@ def tiff_header(width: int, height: int, channels: int, depth: int, dpi_x: int, 
     1-bit images are WhiteIsZero so that SANE lineart bits (and G4's
     black runs) mean black.
     """
-    order = "<" if sys.byteorder == "little" else ">"
-    photometric = 0 if depth == 1 else (1 if channels == 1 else 2)
-
     def entries(data_offset: int) -> list[IfdEntry]:
-        return [IfdEntry(256, LONG, (width,)), IfdEntry(257, LONG, (height,)),
-                IfdEntry(258, SHORT, (depth,) * channels), IfdEntry(259, SHORT, (compression,)),
-                IfdEntry(262, SHORT, (photometric,)), IfdEntry(273, LONG, (data_offset,)),
-                IfdEntry(277, SHORT, (channels,)), IfdEntry(278, LONG, (height,)),
-                IfdEntry(279, LONG, (strip_bytes,)), IfdEntry(284, SHORT, (1,)),
-                *_resolution(dpi_x, dpi_y)]
+        return tiff_entries(width, height, channels, depth, dpi_x, dpi_y, data_offset,
+                            strip_bytes, compression)
 
     data_offset = 8 + ifd_size(entries(0))
-    return _tiff_start(order, 8) + pack_ifd(entries(data_offset), 8, order)
+    return tiff_start(8) + pack_ifd(entries(data_offset), 8, tiff_order())
 
 
 TIFF_MAX_STRIP = UINT32_MAX - 256  # leaves room for the header before the strip

@@ -30,15 +30,15 @@ def test_g4_takes_lineart_only():
 
 
 @pytest.mark.parametrize("fmt,channels,depth", [
-    ("png", 3, 1), ("png", 1, 4), ("png", 2, 8), ("gif", 1, 8), ("pdf-a", 1, 8),
-    ("tiff-multi-g4", 1, 1), ("tiff-single-g4", 1, 8)])
+    ("png", 3, 1), ("png", 1, 4), ("png", 2, 8), ("gif", 1, 8), ("pdf-a", 3, 1),
+    ("tiff-multi-g4", 1, 8), ("tiff-single-g4", 1, 8)])
 def test_can_encode_refuses_what_does_not_work(fmt, channels, depth):
     assert not can_encode(fmt, channels, depth)
 
 
 def test_unknown_format_is_an_encoder_error_naming_the_choices():
     with pytest.raises(EncoderError, match="png"):
-        create_encoder("pdf-a", spec())
+        create_encoder("gif", spec())
 
 
 @pytest.mark.parametrize("bad", [
