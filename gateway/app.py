@@ -22,10 +22,14 @@ from gateway.config import Settings
 from gateway.scanner.device import Scanner
 from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
 from gateway.scanner.saneapi import SaneLibrary
+from gateway.web.push import PushResource
 from gateway.web.status import StatusPage
 from gateway.wsd import namespaces as ns
 from gateway.wsd.discovery import DiscoverableDevice, DiscoveryService
+from gateway.wsd import scan_messages as msg
+from gateway.wsd.eventing import STATUS_SHUTTING_DOWN, EventSource, http_poster
 from gateway.wsd.metadata import DeviceMetadata
+from gateway.wsd.push import NoDestination, PushScans
 from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
 
 log = Logger()
@@ -66,11 +70,16 @@ class Gateway:
         self.scanners: dict[str, Scanner] = {}
         self.status_page = StatusPage(self)
         self.root = RootResource(self.status_page)
+        self.root.putChild(b"push", PushResource(self))
         self.site = server.Site(self.root)
         self.site.requestFactory = LimitedRequest
         self.site.displayTracebacks = False
         self.ports = []
         self.discovery = None
+        self.events: dict[str, EventSource] = {}
+        self.push: dict[str, PushScans] = {}
+        self.last_status: dict = {}
+        self.post = http_poster(self.reactor)
         self.library = SaneLibrary(write_sane_config(self.settings))
         self.store = UuidStore(self.settings.state_dir)
         self.versions = MetadataVersions(self.settings.state_dir)
@@ -103,13 +112,12 @@ class Gateway:
     @defer.inlineCallbacks
     def add_scanner(self, served: ServedDevice):
         info = served.info
-        override = self.settings.override_for(info.name)
         name = self.settings.friendly(info.name, info.vendor, info.model)
         scanner = Scanner(
             self.reactor, self.library, info, uuid=served.uuid, name=name, formats=image_path.formats(),
             sink_factory=image_path.make_sink, content_type=image_path.content_type,
             bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
-            on_job_change=self._job_changed,
+            on_job_change=self._job_changed, on_status_change=self._status_changed,
         )
         try:
             yield scanner.load()
@@ -117,27 +125,88 @@ class Gateway:
             log.error("cannot read the options of {device}: {error}", device=info.name, error=e)
             scanner.stop()
             return
-        if override and (override.location or override.info):
-            scanner.capabilities = replace(scanner.capabilities, location=override.location or "",
-                                           info=override.info or "")
-        elif self.settings.location:
-            scanner.capabilities = replace(scanner.capabilities, location=self.settings.location)
-        scanner.metadata = DeviceMetadata(
-            endpoint=f"urn:uuid:{served.uuid}", friendly_name=name, manufacturer=info.vendor,
-            model_name=info.model, serial=served.identity, firmware=f"sane-wsd-gateway {__version__}",
-        )
-        scanner.metadata_version = self.versions.version(
-            served.uuid, hashlib.sha256(repr((scanner.metadata, scanner.capabilities)).encode()).hexdigest())
+        scanner.served = served
+        self.describe(scanner)
         self.scanners[served.uuid] = scanner
-        self.root.add(DeviceResource(scanner, self.reactor))
+        events = EventSource(self.reactor, self.post, frozenset(ns.scan_action(e) for e in ns.SCAN_EVENTS), name)
+        self.events[served.uuid] = events
+        self.push[served.uuid] = PushScans(self.reactor, events)
+        self.last_status[served.uuid] = scanner.scanner_status()
+        self.root.add(DeviceResource(scanner, self.reactor, events, self.push[served.uuid]))
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
                  vendor=info.vendor, model=info.model, name=name, uuid=served.uuid)
 
+    def describe(self, scanner: Scanner) -> bool:
+        """Name, location and metadata from the settings; True when they changed (MetadataVersion rose)."""
+        info, served = scanner.info, scanner.served
+        override = self.settings.override_for(info.name)
+        scanner.name = self.settings.friendly(info.name, info.vendor, info.model)
+        scanner.capabilities = replace(scanner.capabilities, name=scanner.name,
+                                       location=(override and override.location) or self.settings.location,
+                                       info=(override and override.info) or "")
+        scanner.metadata = DeviceMetadata(
+            endpoint=f"urn:uuid:{served.uuid}", friendly_name=scanner.name, manufacturer=info.vendor,
+            model_name=info.model, serial=served.identity, firmware=f"sane-wsd-gateway {__version__}",
+        )
+        old = getattr(scanner, "metadata_version", None)
+        scanner.metadata_version = self.versions.version(
+            served.uuid, hashlib.sha256(repr((scanner.metadata, scanner.capabilities)).encode()).hexdigest())
+        return old is not None and old != scanner.metadata_version
+
+    def reload(self, settings: Settings) -> None:
+        """SIGHUP: names, locations and push settings from the config again; clients hear of changes."""
+        self.settings = replace(self.settings, friendly_name=settings.friendly_name, location=settings.location,
+                                scanners=settings.scanners, push_destination=settings.push_destination,
+                                log_level=settings.log_level)
+        for scanner in self.scanners.values():
+            if self.describe(scanner):
+                log.info("{scanner}: description changed, telling subscribers", scanner=scanner.name)
+                events = self.events[scanner.uuid]
+                events.name = scanner.name
+                caps, defaults = scanner.capabilities, scanner.default_parameters
+                events.notify(ns.scan_action("ScannerElementsChangeEvent"),
+                              lambda: msg.elements_change_event(caps, defaults))
+                if self.discovery is not None:
+                    self.discovery.device_changed(self.discoverable_device(scanner))
+
     def _job_changed(self, scanner: Scanner, job) -> None:
+        events = self.events.get(scanner.uuid)
+        if events is not None:
+            snapshot = job.snapshot()
+            events.notify(ns.scan_action("JobStatusEvent"), lambda: msg.job_status_event(snapshot))
+            if job.state.ended:
+                events.notify(ns.scan_action("JobEndStateEvent"), lambda: msg.job_end_state_event(snapshot))
         if job.state.ended:
             log.info("job {job} on {scanner} ended: {state} {reasons}, {n} image(s)", job=job.id,
                      scanner=scanner.name, state=job.state.value, reasons=",".join(job.reasons),
                      n=job.scans_completed)
+
+    def _status_changed(self, scanner: Scanner) -> None:
+        """ScannerStatus changed: tell subscribers what changed, as the WSD Scan events split it."""
+        events = self.events.get(scanner.uuid)
+        if events is None:
+            return
+        old, new = self.last_status[scanner.uuid], scanner.scanner_status()
+        self.last_status[scanner.uuid] = new
+        if (old.state, old.reasons) != (new.state, new.reasons):
+            log.info("{scanner} is {state} ({reasons})", scanner=scanner.name, state=new.state.value,
+                     reasons=", ".join(new.reasons))
+        for name, body in msg.status_change_events(old, new):
+            events.notify(ns.scan_action(name), lambda body=body: body)
+
+    def find_scanner(self, key: str) -> Scanner | None:
+        """A scanner by UUID, SANE name or friendly name (case-insensitive)."""
+        for scanner in self.scanners.values():
+            if key in (scanner.uuid, scanner.info.name) or key.casefold() == scanner.name.casefold():
+                return scanner
+        return None
+
+    def push_scan(self, scanner_key: str | None, destination: str | None):
+        """Offer a scan started at the device to the chosen PC (ScanAvailableEvent)."""
+        scanner = self.find_scanner(scanner_key) if scanner_key else next(iter(self.scanners.values()), None)
+        if scanner is None:
+            raise NoDestination(f"no scanner {scanner_key!r}")
+        return self.push[scanner.uuid].announce(destination or self.settings.push_destination or None)
 
     def listen(self) -> None:
         addresses = interface_addresses(self.settings.interfaces, self.settings.ipv6) if self.settings.interfaces \
@@ -156,18 +225,20 @@ class Gateway:
         literal = f"[{host}]" if ":" in host else host
         return f"http://{literal}:{self.settings.port}/{uuid}"
 
+    def discoverable_device(self, scanner: Scanner) -> DiscoverableDevice:
+        return DiscoverableDevice(
+            endpoint=f"urn:uuid:{scanner.uuid}",
+            types=(ns.DEVICE_TYPE, ns.SCAN_DEVICE_TYPE),
+            scopes=(),
+            metadata_version=scanner.metadata_version,
+            xaddr=lambda host, uuid=scanner.uuid: self.url_on(host, uuid),
+        )
+
     def discoverable(self):
-        for uuid, scanner in self.scanners.items():
-            yield DiscoverableDevice(
-                endpoint=f"urn:uuid:{uuid}",
-                types=(ns.DEVICE_TYPE, ns.SCAN_DEVICE_TYPE),
-                scopes=(),
-                metadata_version=scanner.metadata_version,
-                xaddr=lambda host, uuid=uuid: self.url_on(host, uuid),
-            )
+        return [self.discoverable_device(s) for s in self.scanners.values()]
 
     def start_discovery(self) -> None:
-        self.discovery = DiscoveryService(lambda: list(self.discoverable()),
+        self.discovery = DiscoveryService(self.discoverable,
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
                                           allowed_networks=self.settings.allowed_networks)
@@ -175,8 +246,10 @@ class Gateway:
 
     @defer.inlineCallbacks
     def stop(self):
+        ends = [events.end_all(STATUS_SHUTTING_DOWN, "the gateway is stopping") for events in self.events.values()]
         if self.discovery is not None:
             yield self.discovery.stopService()
+        yield defer.DeferredList(ends)
         for port in self.ports:
             yield port.stopListening()
         for scanner in self.scanners.values():

@@ -23,9 +23,12 @@ EPILOG = f"""\
 commands:
   run    serve every scanner in the foreground until SIGTERM or Ctrl-C
   list   print the scanners that would be served, their URLs, UUIDs and capabilities
+  push   start a scan at a scanner and send it to a PC (a "scan to computer" button):
+         sane-wsd-gateway push SCANNER DESTINATION, where DESTINATION is the name a PC
+         registered (Windows: its computer name)
 
 Settings come from {DEFAULT_CONFIG} (every option is explained in that file);
-the flags below override it. Logs go to standard output (the journal under systemd).
+the flags below override it. SIGHUP re-reads names, locations and push settings. Logs go to standard output (the journal under systemd).
 Network: TCP port {DEFAULT_PORT} by default (SOAP over HTTP and the status page),
 UDP 3702 multicast for WS-Discovery.
 """
@@ -36,8 +39,14 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"sane-wsd-gateway {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_ in (("run", "serve the scanners (foreground)"), ("list", "list the scanners and exit")):
+    for name, help_ in (("run", "serve the scanners (foreground)"), ("list", "list the scanners and exit"),
+                        ("push", "offer a scan to a PC, as the scanner's scan button would")):
         c = sub.add_parser(name, help=help_, description=help_)
+        if name == "push":
+            c.add_argument("scanner", metavar="SCANNER", help="friendly name, SANE name or UUID of the scanner")
+            c.add_argument("destination", metavar="DESTINATION", nargs="?",
+                           help="the destination name a PC registered (default: push_destination from the "
+                                "config, else the last PC that registered one)")
         c.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
                        help=f"configuration file (default {DEFAULT_CONFIG})")
         c.add_argument("--port", type=int, metavar="N", help=f"HTTP port (default {DEFAULT_PORT})")
@@ -78,7 +87,7 @@ def start_logging(level: str) -> None:
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
-def run(settings) -> int:
+def run(settings, args) -> int:
     from twisted.internet import reactor
     from twisted.logger import Logger
 
@@ -98,6 +107,14 @@ def run(settings) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
+
+    def reload():
+        try:
+            gateway.reload(settings_from(args))
+            log.info("configuration reloaded")
+        except ConfigError as e:
+            log.error("configuration not reloaded: {error}", error=e)
+    signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload))
     reactor.run(installSignalHandlers=False)
     return 1 if failed else 0
 
@@ -136,6 +153,27 @@ def list_scanners(settings) -> int:
     return 0
 
 
+def push(settings, scanner: str, destination: str | None) -> int:
+    """Ask the running gateway (on this machine) to offer a scan to a PC."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    form = {"scanner": scanner}
+    if destination:
+        form["destination"] = destination
+    url = f"http://127.0.0.1:{settings.port}/push"
+    try:
+        with urllib.request.urlopen(url, data=urllib.parse.urlencode(form).encode(), timeout=10) as r:
+            print(r.read().decode().strip())
+            return 0
+    except urllib.error.HTTPError as e:
+        print(f"sane-wsd-gateway: {e.read().decode().strip()}", file=sys.stderr)
+    except OSError as e:
+        print(f"sane-wsd-gateway: the gateway does not answer at {url}: {e}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -149,4 +187,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "list":
         return list_scanners(settings)
-    return run(settings)
+    if args.command == "push":
+        return push(settings, args.scanner, args.destination)
+    return run(settings, args)

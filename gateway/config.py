@@ -40,6 +40,7 @@ class Settings:
     discovery: bool = True
     ipv6: bool = True
     allowed_networks: tuple[str, ...] = ()
+    push_destination: str = ""
     location: str = ""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
@@ -82,6 +83,7 @@ def load(path: Path | None) -> Settings:
             discovery=_bool(g.get("discovery", "yes")),
             ipv6=_bool(g.get("ipv6", "yes")),
             allowed_networks=_networks(g.get("allowed_networks", "")),
+            push_destination=g.get("push_destination", ""),
             location=g.get("location", ""),
             scanners=tuple(
                 ScannerOverride(

@@ -90,6 +90,17 @@ SCAN_OPERATIONS = (
 )
 
 
+SCAN_EVENTS = (
+    "ScannerElementsChangeEvent",
+    "ScannerStatusSummaryEvent",
+    "ScannerStatusConditionEvent",
+    "ScannerStatusConditionClearedEvent",
+    "JobStatusEvent",
+    "JobEndStateEvent",
+    "ScanAvailableEvent",
+)
+
+
 def scan_action(operation: str) -> str:
     return f"{WSCN}/{operation}"
 

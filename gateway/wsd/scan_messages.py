@@ -502,3 +502,88 @@ def job_history(jobs: list[JobSnapshot]) -> etree._Element:
 
 def empty_response(operation: str) -> etree._Element:
     return etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})
+
+
+# ---------------------------------------------------------------- events
+
+
+def _event(name: str) -> etree._Element:
+    return etree.Element(q(name), nsmap={"wscn": W})
+
+
+def status_summary_event(status: ScannerStatus) -> etree._Element:
+    el = _event("ScannerStatusSummaryEvent")
+    summary = sub(el, "StatusSummary")
+    sub(summary, "ScannerState", status.state.value)
+    sub_list(summary, "ScannerStateReasons", "ScannerStateReason", status.reasons)
+    return el
+
+
+def condition_event(condition: Condition) -> etree._Element:
+    el = _event("ScannerStatusConditionEvent")
+    _condition(el, "DeviceCondition", condition)
+    return el
+
+
+def condition_cleared_event(condition_id: int, cleared: datetime) -> etree._Element:
+    el = _event("ScannerStatusConditionClearedEvent")
+    c = sub(el, "DeviceConditionCleared")
+    sub(c, "ConditionId", condition_id)
+    sub(c, "ConditionClearTime", _time(cleared))
+    return el
+
+
+def job_status_event(job: JobSnapshot) -> etree._Element:
+    el = _event("JobStatusEvent")
+    el.append(job_status(job))
+    return el
+
+
+def job_end_state_event(job: JobSnapshot) -> etree._Element:
+    el = _event("JobEndStateEvent")
+    end = sub(el, "JobEndState")
+    sub(end, "JobId", job.id)
+    sub(end, "JobCompletedState", job.state.value)
+    sub_list(end, "JobCompletedStateReasons", "JobStateReason", job.reasons)
+    sub(end, "JobName", job.ticket.description.name)
+    sub(end, "JobOriginatingUserName", job.ticket.description.user)
+    sub(end, "ScansCompleted", job.scans_completed)
+    sub(end, "JobCompletedTime", _time(job.completed or job.created))
+    return el
+
+
+def scan_available_event(client_context: str, scan_identifier: str) -> etree._Element:
+    el = _event("ScanAvailableEvent")
+    sub(el, "ClientContext", client_context)
+    sub(el, "ScanIdentifier", scan_identifier)
+    return el
+
+
+def elements_change_event(caps: Capabilities, defaults: FinalParameters) -> etree._Element:
+    el = _event("ScannerElementsChangeEvent")
+    changes = sub(el, "ElementChanges")
+    changes.append(scanner_description(caps))
+    changes.append(scanner_configuration(caps))
+    changes.append(default_scan_ticket(defaults))
+    return el
+
+
+def status_change_events(old: ScannerStatus, new: ScannerStatus) -> list[tuple[str, etree._Element]]:
+    """The events that tell a change of ScannerStatus: summary, conditions added, conditions cleared."""
+    events = []
+    if (old.state, old.reasons) != (new.state, new.reasons):
+        events.append(("ScannerStatusSummaryEvent", status_summary_event(new)))
+    old_ids = {c.id for c in old.conditions}
+    new_ids = {c.id for c in new.conditions}
+    events += [("ScannerStatusConditionEvent", condition_event(c)) for c in new.conditions if c.id not in old_ids]
+    events += [("ScannerStatusConditionClearedEvent", condition_cleared_event(c.id, new.time))
+               for c in old.conditions if c.id not in new_ids]
+    return events
+
+
+def parse_push_identifiers(body: etree._Element) -> tuple[str | None, str | None]:
+    """ScanIdentifier and DestinationToken of a CreateScanJobRequest (a push scan), if any."""
+    def text(local):
+        el = body.find(q(local))
+        return (el.text or "").strip() if el is not None else None
+    return text("ScanIdentifier"), text("DestinationToken")

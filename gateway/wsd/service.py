@@ -16,8 +16,10 @@ from twisted.web import resource, server
 from gateway.model import ServiceError
 from gateway.wsd import namespaces as ns
 from gateway.wsd import scan_messages as msg
+from gateway.wsd.eventing import EventSource
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
+from gateway.wsd.push import PushScans
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, invalid_args, parse_envelope,
     receiver_fault, sender_fault, serialize,
@@ -110,12 +112,18 @@ class DeviceResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, device: ScanDevice, reactor):
+    def __init__(self, device: ScanDevice, reactor, events: EventSource, push: PushScans):
         super().__init__()
         self.device = device
         self.reactor = reactor
+        self.events = events
+        self.push = push
         self.handlers: dict[str, Callable[[Envelope, server.Request], Any]] = {
             ns.GET_ACTION: self.transfer_get,
+            ns.SUBSCRIBE_ACTION: self.subscribe,
+            ns.RENEW_ACTION: self.renew,
+            ns.GET_STATUS_ACTION: self.get_status,
+            ns.UNSUBSCRIBE_ACTION: self.unsubscribe,
             ns.scan_action("GetScannerElements"): self.get_scanner_elements,
             ns.scan_action("ValidateScanTicket"): self.validate_scan_ticket,
             ns.scan_action("CreateScanJob"): self.create_scan_job,
@@ -152,7 +160,8 @@ class DeviceResource(resource.Resource):
         if handler is None:
             raise SoapFault("Sender", ns.qname(ns.WSA, "ActionNotSupported"),
                             f"the action {env.action} is not supported", detail=env.action)
-        if env.body is None and env.action != ns.GET_ACTION:
+        if env.body is None and env.action not in (ns.GET_ACTION, ns.GET_STATUS_ACTION, ns.UNSUBSCRIBE_ACTION,
+                                                   ns.RENEW_ACTION):
             raise invalid_args("the Body is empty")
         return handler(env, request)
 
@@ -221,10 +230,31 @@ class DeviceResource(resource.Resource):
         self._respond(env, request, "ValidateScanTicket",
                       msg.validate_response(corrected is None, info, corrected, ticket))
 
+    def service_url(self, request) -> str:
+        return f"{_host_base(request)}/{self.device.uuid}/scan"
+
+    def subscribe(self, env: Envelope, request):
+        body = self.events.subscribe(env, _peer(request), self.service_url(request))
+        self._reply(request, build_envelope(ns.SUBSCRIBE_RESPONSE_ACTION, body, relates_to=env.message_id))
+
+    def renew(self, env: Envelope, request):
+        self._reply(request, build_envelope(ns.RENEW_RESPONSE_ACTION, self.events.renew(env),
+                                            relates_to=env.message_id))
+
+    def get_status(self, env: Envelope, request):
+        self._reply(request, build_envelope(ns.GET_STATUS_RESPONSE_ACTION, self.events.get_status(env),
+                                            relates_to=env.message_id))
+
+    def unsubscribe(self, env: Envelope, request):
+        self._reply(request, build_envelope(ns.UNSUBSCRIBE_RESPONSE_ACTION, self.events.unsubscribe(env),
+                                            relates_to=env.message_id))
+
     @defer.inlineCallbacks
     def create_scan_job(self, env: Envelope, request):
-        if env.body.find(msg.q("ScanIdentifier")) is not None:
-            raise sender_fault(ns.WSCN, "ClientErrorInvalidScanIdentifier", "no scan is waiting at the device")
+        identifier, token = msg.parse_push_identifiers(env.body)
+        if identifier is not None:
+            destination = self.push.claim(identifier, token)
+            log.info("push scan for {dest} claimed by {peer}", dest=destination.display_name, peer=_peer(request))
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
         job = yield self.device.create_job(ticket)
         self._respond(env, request, "CreateScanJob",

@@ -50,7 +50,7 @@ class Reply:
 
     def find(self, path: str) -> etree._Element | None:
         return self.xml.find(path, {"s": ns.SOAP, "wscn": W, "wsa": ns.WSA, "wsx": ns.WSX, "wsdp": ns.WSDP,
-                                    "pnpx": ns.PNPX, "xop": ns.XOP})
+                                    "pnpx": ns.PNPX, "xop": ns.XOP, "wse": ns.WSE})
 
     def text(self, path: str) -> str | None:
         el = self.find(path)
