@@ -19,6 +19,7 @@ from twisted.web import server
 
 from gateway import __version__, image_path
 from gateway.config import Settings
+from gateway.scanner.buttons import ButtonWatcher, read_sensors
 from gateway.scanner.device import Scanner
 from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
 from gateway.scanner.saneapi import SaneLibrary
@@ -77,6 +78,7 @@ class Gateway:
         self.ports = []
         self.discovery = None
         self.events: dict[str, EventSource] = {}
+        self.watchers: list[ButtonWatcher] = []
         self.push: dict[str, PushScans] = {}
         self.last_status: dict = {}
         self.post = http_poster(self.reactor)
@@ -133,8 +135,29 @@ class Gateway:
         self.push[served.uuid] = PushScans(self.reactor, events)
         self.last_status[served.uuid] = scanner.scanner_status()
         self.root.add(DeviceResource(scanner, self.reactor, events, self.push[served.uuid]))
+        yield self.watch_buttons(scanner)
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
                  vendor=info.vendor, model=info.model, name=name, uuid=served.uuid)
+
+    @defer.inlineCallbacks
+    def watch_buttons(self, scanner: Scanner):
+        """Poll the scanner's buttons and cover sensor, if its backend has any."""
+        if self.settings.button_poll_interval <= 0:
+            return
+        sensors = yield scanner.session.run(scanner.session.probe, read_sensors)
+        if not sensors:
+            return
+        log.info("{scanner} has buttons or sensors: {names}", scanner=scanner.name, names=", ".join(sorted(sensors)))
+
+        def pressed(_button: str) -> None:
+            try:
+                self.push_scan(scanner.uuid, None)
+            except NoDestination as e:
+                log.warn("scan button pressed on {scanner}, but {why}", scanner=scanner.name, why=e)
+
+        watcher = ButtonWatcher(scanner, self.settings.button_poll_interval, pressed, scanner.status.cover)
+        self.watchers.append(watcher)
+        watcher.start()
 
     def describe(self, scanner: Scanner) -> bool:
         """Name, location and metadata from the settings; True when they changed (MetadataVersion rose)."""
@@ -246,6 +269,8 @@ class Gateway:
 
     @defer.inlineCallbacks
     def stop(self):
+        for watcher in self.watchers:
+            watcher.stop()
         ends = [events.end_all(STATUS_SHUTTING_DOWN, "the gateway is stopping") for events in self.events.values()]
         if self.discovery is not None:
             yield self.discovery.stopService()

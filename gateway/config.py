@@ -41,6 +41,7 @@ class Settings:
     ipv6: bool = True
     allowed_networks: tuple[str, ...] = ()
     push_destination: str = ""
+    button_poll_interval: float = 1.0
     location: str = ""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
@@ -84,6 +85,7 @@ def load(path: Path | None) -> Settings:
             ipv6=_bool(g.get("ipv6", "yes")),
             allowed_networks=_networks(g.get("allowed_networks", "")),
             push_destination=g.get("push_destination", ""),
+            button_poll_interval=float(g.get("button_poll_interval", 1.0)),
             location=g.get("location", ""),
             scanners=tuple(
                 ScannerOverride(

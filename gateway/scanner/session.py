@@ -122,12 +122,14 @@ class DeviceSession:
         return self._dev
 
     def probe(self, f: Callable[[SaneDevice], Any]) -> Any:
-        """Open, run ``f`` with the device, close: used for capabilities."""
+        """Run ``f`` with the device; a device opened for it is closed again (a job's stays open)."""
+        opened_here = self._dev is None
         dev = self._device()
         try:
             return f(dev)
         finally:
-            self.release()
+            if opened_here:
+                self.release()
 
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
         dev = self._device()

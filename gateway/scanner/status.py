@@ -78,6 +78,14 @@ class StatusTracker:
         self._on_change(self.current())
         return m
 
+    def cover(self, is_open: bool) -> None:
+        """A cover sensor changed: open is a condition until it closes."""
+        if is_open:
+            if self._error is None or self._error[0] is not MEANINGS[Status.COVER_OPEN]:
+                self.sane_error(Status.COVER_OPEN)
+        elif self._error is not None and self._error[0] is MEANINGS[Status.COVER_OPEN]:
+            self._clear(notify=True)
+
     def page_started(self) -> None:
         """A page started: whatever stopped the scanner before is gone."""
         self._clear(notify=True)

@@ -219,3 +219,36 @@ def test_a_new_name_in_the_config_is_announced_with_scanner_elements_change_even
         description = call(gw.scan_url, "GetScannerElements", el("GetScannerElementsRequest", el(
             "RequestedElements", el("Name", text="wscn:ScannerDescription"))))
         assert description.text(".//wscn:ScannerName") == "Front desk"
+
+
+def button_gateway(tmp_path):
+    entry = [sys.executable, str(ROOT / "tests" / "support" / "button_gateway.py")]
+    return GatewayProcess(tmp_path, entry=entry)
+
+
+def test_pressing_the_scan_button_offers_a_push_scan_to_the_registered_pc(tmp_path, monkeypatch):
+    button = tmp_path / "button-pressed"
+    monkeypatch.setenv("SANE_WSD_TEST_BUTTON", str(button))
+    with button_gateway(tmp_path / "gw") as gw, EventSink() as pc:
+        subscribe(gw.scan_url, pc.url, ("ScanAvailableEvent",), destinations=(("PC-BUTTON", "Scan"),))
+        assert "has buttons or sensors: cover-open, scan" in gw.log()
+        time.sleep(1.5)
+        button.touch()
+        assert pc.wait_for(lambda ev: len(ev) == 1, timeout=10), gw.log()
+        assert of(pc, "ScanAvailableEvent")[0].findtext(W + "ClientContext") == "Scan"
+
+
+def test_an_open_cover_is_a_condition_until_it_closes(tmp_path, monkeypatch):
+    cover = tmp_path / "cover-open"
+    monkeypatch.setenv("SANE_WSD_TEST_COVER", str(cover))
+    with button_gateway(tmp_path / "gw") as gw, EventSink() as sink:
+        subscribe(gw.scan_url, sink.url, STATUS_AND_JOB_EVENTS)
+        cover.touch()
+        assert sink.wait_for(lambda ev: any(e["action"].endswith("ScannerStatusConditionEvent") for e in ev), 10)
+        [condition] = of(sink, "ScannerStatusConditionEvent")
+        assert condition.findtext(f"{W}DeviceCondition/{W}Name") == "CoverOpen"
+        cover.unlink()
+        assert sink.wait_for(lambda ev: any(e["action"].endswith("ConditionClearedEvent") for e in ev), 10)
+        [cleared] = of(sink, "ScannerStatusConditionClearedEvent")
+        assert cleared.findtext(f"{W}DeviceConditionCleared/{W}ConditionId") == \
+            condition.find(f"{W}DeviceCondition").get(W + "Id")
