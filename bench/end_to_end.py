@@ -1,0 +1,147 @@
+"""End-to-end figures of the image path: overlap, streaming and memory. Prints a table; asserts nothing.
+
+    .venv/bin/python bench/end_to_end.py [--runs 3] [--dpi 300 600]
+
+- overlap: ``scanimage`` through sane-airscan against the gateway (which asks
+  for PNG), divided by a raw ``scanimage -d test`` read of the same frame, with
+  the test backend slowed down like a USB scanner (target <= 1.10 at 300 dpi,
+  <= 1.15 at 600 dpi colour);
+- streaming: time to the first image byte / total transfer time of one
+  RetrieveImage, 600 dpi colour, slow scanner (target <= 0.05);
+- memory: the gateway's peak RSS while serving a scan minus its idle RSS
+  (target <= 8 MB, and 300 and 600 dpi within 4 MB of each other).
+
+Each figure is the median of ``--runs`` runs, measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.wsd import namespaces as ns  # noqa: E402
+from tests.support.airscan import client_config  # noqa: E402
+from tests.support.gateway_process import GatewayProcess  # noqa: E402
+from tests.support.soap_client import create_job, el, envelope, job_of, ticket  # noqa: E402
+
+A4_MM = (210, 297)
+A4_THOU = (8268, 11693)
+SLOW = ('geometry_max 300.0\ntest-picture "Color pattern"\nread-delay true\nread-delay-duration 22000\n')
+FAST = 'geometry_max 300.0\ntest-picture "Color pattern"\n'
+TIMEOUT = 600
+
+
+def raw_read(config_dir: Path, dpi: int, out: Path) -> float:
+    t = time.monotonic()
+    subprocess.run(["scanimage", "-d", "test:0", "--mode", "Color", "--resolution", str(dpi), "-x", str(A4_MM[0]),
+                    "-y", str(A4_MM[1]), "--format=pnm", "-o", str(out)],
+                   env=dict(os.environ, SANE_CONFIG_DIR=str(config_dir)), check=True, timeout=TIMEOUT,
+                   capture_output=True)
+    return time.monotonic() - t
+
+
+def airscan_scan(client: Path, dpi: int, out: Path) -> float:
+    t = time.monotonic()
+    subprocess.run(["scanimage", "-d", "airscan:w0:Gateway", "--mode", "Color", "--resolution", str(dpi),
+                    "-x", str(A4_MM[0]), "-y", str(A4_MM[1]), "--format=pnm", "-o", str(out)],
+                   env=dict(os.environ, SANE_CONFIG_DIR=str(client)), check=True, timeout=TIMEOUT,
+                   capture_output=True)
+    return time.monotonic() - t
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def first_byte_ratio(gw: GatewayProcess, dpi: int) -> tuple[float, int]:
+    """(time to first image byte / total, bytes) for one RetrieveImage."""
+    job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=dpi,
+                                                         region=(0, 0, *A4_THOU))))
+    parts = urlsplit(gw.scan_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
+    start = time.monotonic()
+    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
+                 headers={"Content-Type": "application/soap+xml"})
+    response = conn.getresponse()
+    received, first_image = b"", None
+    total = 0
+    while chunk := response.read1(1 << 16):
+        total += len(chunk)
+        if first_image is None:
+            received += chunk
+            if b"\x89PNG" in received:
+                first_image = time.monotonic()
+    end = time.monotonic()
+    conn.close()
+    return (first_image - start) / (end - start), total
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--dpi", type=int, nargs="+", default=[300, 600])
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sane-wsd-bench-"))
+    sane_dir = work / "sane"
+    sane_dir.mkdir()
+    (sane_dir / "dll.conf").write_text("test\n")
+    (sane_dir / "test.conf").write_text(SLOW)
+    rows = []
+
+    for dpi in args.dpi:
+        raw, e2e, peaks = [], [], []
+        for run in range(args.runs):
+            raw.append(raw_read(sane_dir, dpi, work / "raw.pnm"))
+            with GatewayProcess(work / f"gw-{dpi}-{run}", test_conf=SLOW) as gw:
+                client = client_config(work / f"client-{dpi}-{run}", gw.scan_url)
+                time.sleep(0.5)
+                idle = rss_kib(gw.proc.pid, "VmRSS")
+                e2e.append(airscan_scan(client, dpi, work / "e2e.pnm"))
+                peaks.append((rss_kib(gw.proc.pid, "VmHWM") - idle) / 1024)
+        ratio = median(e2e) / median(raw)
+        target = 1.10 if dpi <= 300 else 1.15
+        rows.append((f"overlap {dpi} dpi colour, slow scanner", f"{median(e2e):.2f} s / {median(raw):.2f} s",
+                     f"{ratio:.3f}", f"<= {target}", ratio <= target))
+        rows.append((f"memory {dpi} dpi colour: peak - idle RSS", f"{median(peaks):.1f} MiB",
+                     f"{median(peaks):.1f}", "<= 8", median(peaks) <= 8))
+    memory = [float(r[2]) for r in rows if r[0].startswith("memory")]
+    if len(memory) >= 2:
+        spread = max(memory) - min(memory)
+        rows.append(("memory: 300 vs 600 dpi spread", f"{spread:.1f} MiB", f"{spread:.1f}", "<= 4", spread <= 4))
+
+    ratios = []
+    for run in range(args.runs):
+        with GatewayProcess(work / f"gw-stream-{run}", test_conf=SLOW) as gw:
+            ratio, size = first_byte_ratio(gw, max(args.dpi))
+            ratios.append(ratio)
+    rows.append((f"streaming {max(args.dpi)} dpi colour: first byte / total", f"{size / 1e6:.1f} MB",
+                 f"{median(ratios):.4f}", "<= 0.05", median(ratios) <= 0.05))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':{width}}  {'measured':>22}  {'value':>8}  {'target':>7}  verdict")
+    for name, measured, value, target, ok in rows:
+        print(f"{name:{width}}  {measured:>22}  {value:>8}  {target:>7}  {'PASS' if ok else 'MISS'}")
+    print(f"(median of {args.runs} runs; test backend \"Color pattern\", A4, read-delay 22000 us)")
+
+
+if __name__ == "__main__":
+    main()
