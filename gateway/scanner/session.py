@@ -7,9 +7,11 @@ reactor never waits for the scanner.
 
 from __future__ import annotations
 
+import array
 import queue
+import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
 from twisted.internet.threads import deferToThreadPool
@@ -21,6 +23,20 @@ from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, Stat
 STRIP_BYTES = 256 * 1024
 """Raw bytes read per sane_read batch: small enough to stream, large enough to be cheap."""
 STRIPS_IN_FLIGHT = 4
+PLANES = ("red", "green", "blue")
+
+
+def interleave(planes: list, depth: int) -> bytes:
+    """Three equally long planes -> RGB samples; 16-bit samples stay whole."""
+    if depth == 16:
+        out = array.array("H", bytes(sum(len(p) for p in planes)))
+        for i, plane in enumerate(planes):
+            out[i::3] = array.array("H", bytes(plane))
+        return out.tobytes()
+    out = bytearray(sum(len(p) for p in planes))
+    for i, plane in enumerate(planes):
+        out[i::3] = plane
+    return bytes(out)
 
 log = Logger()
 
@@ -158,26 +174,81 @@ class DeviceSession:
         self.cancel_requested = False
         dev.start()
         params = dev.parameters()
-        if not params.last_frame or params.format not in ("gray", "color"):
+        if params.format in PLANES:
+            return self._scan_planes(dev, params, open_sink)
+        if params.format not in ("gray", "color") or not params.last_frame:
             dev.cancel()
-            raise SaneError(Status.UNSUPPORTED, "three-pass scanners are not supported yet")
+            raise SaneError(Status.UNSUPPORTED, f"SANE frame format {params.format!r} is not supported")
+        self._stream(dev, params, lambda: open_sink(params))
+        return params
+
+    def _strips(self, dev: SaneDevice, params: FrameParameters):
+        """The frame's raw bytes, a strip of whole rows at a time, each in a buffer of its own."""
         strip = max(1, STRIP_BYTES // max(params.bytes_per_line, 1)) * params.bytes_per_line
-        buf = bytearray(strip)
-        n = dev.read_into(buf)
-        pump = StripPump(open_sink(params))
+        while True:
+            if self.cancel_requested:
+                dev.cancel()
+                raise SaneError(Status.CANCELLED, "cancelled")
+            buf = bytearray(strip)
+            n = dev.read_into(buf)
+            if n == 0:
+                return
+            yield memoryview(buf)[:n]
+
+    def _stream(self, dev: SaneDevice, params: FrameParameters, open_sink: Callable[[], PageSink],
+                combine: Callable[[memoryview], bytes] = lambda strip: strip) -> None:
+        strips = self._strips(dev, params)
+        first = next(strips, None)
+        pump = StripPump(open_sink())
         try:
-            while n:
-                pump.put(memoryview(buf)[:n])
-                if self.cancel_requested:
-                    dev.cancel()
-                    raise SaneError(Status.CANCELLED, "cancelled")
-                buf = bytearray(strip)
-                n = dev.read_into(buf)
+            if first is not None:
+                pump.put(combine(first))
+            for strip in strips:
+                pump.put(combine(strip))
         except BaseException:
             pump.abort()
             raise
         pump.finish()
-        return params
+
+    def _scan_planes(self, dev: SaneDevice, params: FrameParameters,
+                     open_sink: Callable[[FrameParameters], PageSink]) -> FrameParameters:
+        """A three-pass scanner: red, green and blue come as frames of their own, in any order.
+
+        The first two planes wait in temporary files (two thirds of the page
+        on disk, nothing of it in memory); the third is interleaved with them
+        strip by strip as it arrives and streams on like any colour frame.
+        """
+        spooled: dict[str, tempfile.TemporaryFile] = {}
+        try:
+            while not params.last_frame:
+                if params.format not in PLANES or params.format in spooled or len(spooled) == 2:
+                    raise SaneError(Status.IO_ERROR, f"unexpected frame {params.format!r} in a three-pass scan")
+                spool = tempfile.TemporaryFile(prefix="sane-wsd-plane-")
+                spooled[params.format] = spool
+                for strip in self._strips(dev, params):
+                    spool.write(strip)
+                spool.seek(0)
+                dev.start()
+                params = dev.parameters()
+            if params.format not in PLANES or params.format in spooled or len(spooled) != 2:
+                raise SaneError(Status.IO_ERROR, "a three-pass scan did not deliver three planes")
+            log.info("three-pass scan: {mb:.1f} MB of planes held on disk", mb=2 * params.bytes_per_line *
+                     max(params.lines, 0) / 1e6)
+            files = {**spooled, params.format: None}
+            colour = replace(params, format="color", bytes_per_line=params.bytes_per_line * 3)
+
+            def combine(strip: memoryview) -> bytes:
+                planes = [strip if files[c] is None else files[c].read(len(strip)) for c in PLANES]
+                return interleave(planes, params.depth)
+
+            self._stream(dev, params, lambda: open_sink(colour), combine)
+            return colour
+        except BaseException:
+            dev.cancel()
+            raise
+        finally:
+            for spool in spooled.values():
+                spool.close()
 
     def release(self) -> None:
         """sane_cancel and close: the device is free for other SANE users."""

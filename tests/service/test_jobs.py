@@ -191,3 +191,18 @@ def test_uncompressed_tiff_carries_a_grey_scan_and_says_its_row_size(gateway):
     picture = Image.open(io.BytesIO(image.image))
     assert picture.format == "TIFF" and picture.mode == "L" and picture.size == (885, 885)
     assert created.text(".//wscn:BytesPerLine") == "885"
+
+
+@pytest.mark.parametrize("color", ["RGB24", "RGB48"])
+def test_a_three_pass_scanner_gives_the_same_picture_as_a_one_pass_scanner(tmp_path, color):
+    from tests.support.gateway_process import GatewayProcess
+    pictures = []
+    for three_pass in ("false", "true"):
+        conf = f'geometry_max 300.0\ntest-picture "Color pattern"\nthree-pass {three_pass}\nthree-pass-order GBR\n'
+        with GatewayProcess(tmp_path / three_pass, test_conf=conf) as gw:
+            _created, image = scan(gw, fmt="png", color=color, dpi=75, region=(0, 0, 4000, 3000))
+            if three_pass == "true":
+                assert "three-pass scan" in gw.log()
+        pictures.append(Image.open(io.BytesIO(image.image)))
+    assert pictures[0].size == pictures[1].size
+    assert pictures[0].tobytes() == pictures[1].tobytes()
