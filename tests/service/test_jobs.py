@@ -206,3 +206,14 @@ def test_a_three_pass_scanner_gives_the_same_picture_as_a_one_pass_scanner(tmp_p
         pictures.append(Image.open(io.BytesIO(image.image)))
     assert pictures[0].size == pictures[1].size
     assert pictures[0].tobytes() == pictures[1].tobytes()
+
+
+@pytest.mark.parametrize("fmt", ["png", "jfif"])
+def test_a_page_of_unknown_height_arrives_whole(tmp_path, fmt):
+    from tests.support.gateway_process import GatewayProcess
+    with GatewayProcess(tmp_path, test_conf="geometry_max 300.0\nhand-scanner true\n") as gw:
+        created, image = scan(gw, fmt=fmt, color="Grayscale8", dpi=75, region=(0, 0, 4000, 4000))
+    picture = Image.open(io.BytesIO(image.image))
+    picture.load()
+    assert picture.size[0] == 324 and picture.size[1] > 1  # the hand scanner is 11 cm wide
+    assert int(created.text(".//wscn:NumberOfLines")) >= 1
