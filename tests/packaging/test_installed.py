@@ -15,6 +15,8 @@ pytestmark = pytest.mark.packaging
 START_TIMEOUT = 60
 SCAN_TIMEOUT = 180
 ENTRY = "/usr/bin/sane-wsd-gateway"
+# 50 mm at 75 dpi; sane-airscan crops the platen scan to the nearest pixel.
+SIDE = round(50 / 25.4 * 75)
 # Sets the kernel's memory-deny-write-execute (PR_SET_MDWE, what the unit's
 # MemoryDenyWriteExecute= enforces) and then runs the command.
 MDWE = ("import ctypes, os, sys\n"
@@ -100,7 +102,7 @@ def _scan(root, proc, log, name, port, state_dir):
 def test_installed_gateway_serves_a_scan_to_sane_airscan(installed, tmp_path):
     picture = serve_and_scan(installed, tmp_path, "plain", [], "/tmp/plain-state")
     assert picture.mode == "L"
-    assert picture.size == (147, 147)
+    assert picture.size == (SIDE, SIDE)
 
 
 def test_scan_works_as_the_service_user_without_privileges_and_with_memory_deny_write_execute(installed, tmp_path):
@@ -108,6 +110,6 @@ def test_scan_works_as_the_service_user_without_privileges_and_with_memory_deny_
     installed.file("/tmp/mdwe.py").write_text(MDWE)
     picture = serve_and_scan(installed, tmp_path, "confined", [*AS_SERVICE, "/usr/bin/python3", "/tmp/mdwe.py"],
                              "/var/lib/sane-wsd-gateway")
-    assert picture.size == (147, 147)
+    assert picture.size == (SIDE, SIDE)
     owner = installed.run(["stat", "-c", "%U", "/var/lib/sane-wsd-gateway/devices.json"]).stdout.strip()
     assert owner == "sane-wsd-gateway"
