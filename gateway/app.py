@@ -117,7 +117,7 @@ class Gateway:
         name = self.settings.friendly(info.name, info.vendor, info.model)
         scanner = Scanner(
             self.reactor, self.library, info, uuid=served.uuid, name=name, formats=image_path.formats(),
-            sink_factory=image_path.make_sink, content_type=image_path.content_type,
+            open_document=image_path.open_document, content_type=image_path.content_type,
             bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
             on_job_change=self._job_changed, on_status_change=self._status_changed,
         )

@@ -1,12 +1,13 @@
 """Raw SANE rows -> the project's encoder -> the pipe to the HTTP response.
 
 The one place where a scanner frame meets a file format; the scanner layer
-sees only a ``PageSink`` and the encoder only a ``RasterSpec``.
+sees only a ``DocumentSink`` and its ``PageSink``s, the encoder only a ``RasterSpec``.
 """
 
 from __future__ import annotations
 
-from gateway.imaging import RasterSpec, can_encode, create_encoder, supported_formats
+from gateway.imaging import DocumentEncoder, RasterSpec, can_encode, create_document_encoder, is_multi_page, \
+    supported_formats
 from gateway.model import ColorMode, FinalParameters, UsedSide
 from gateway.pipe import ThreadPipe
 from gateway.scanner.saneapi import FrameParameters
@@ -48,15 +49,21 @@ def bytes_per_line(fmt: str, pixels_per_line: int, side: UsedSide) -> int:
     return 0
 
 
-class EncodingSink:
-    """Runs on the device thread: encodes each strip and writes what is ready into the pipe."""
+class DocumentSink:
+    """One file per RetrieveImage: a single page, or every page of the job for multi-page formats.
 
-    def __init__(self, encoder, pipe: ThreadPipe):
+    Runs on the device's threads: each page's strips are encoded and what is
+    ready goes into the pipe at once.
+    """
+
+    def __init__(self, encoder: DocumentEncoder, pipe: ThreadPipe):
         self._encoder = encoder
         self._pipe = pipe
+        self.multi_page = is_multi_page(encoder.format)
 
-    def write(self, raw: memoryview) -> None:
-        self._pipe.write(self._encoder.feed(raw))
+    def page(self, side: UsedSide, params: FrameParameters) -> "PageSink":
+        self._pipe.write(self._encoder.start_page(raster_spec(side, params)))
+        return PageSink(self._encoder, self._pipe)
 
     def finish(self) -> None:
         try:
@@ -69,18 +76,33 @@ class EncodingSink:
         self._encoder.close()
 
 
-def make_sink(final: FinalParameters, side: UsedSide, params: FrameParameters, pipe: ThreadPipe) -> EncodingSink:
-    channels = 3 if params.format == "color" else 1
-    spec = RasterSpec(
+class PageSink:
+    def __init__(self, encoder: DocumentEncoder, pipe: ThreadPipe):
+        self._encoder = encoder
+        self._pipe = pipe
+
+    def write(self, raw: memoryview) -> None:
+        self._pipe.write(self._encoder.feed(raw))
+
+    def finish(self) -> None:
+        self._pipe.write(self._encoder.end_page())
+
+    def abort(self) -> None:
+        self._encoder.close()
+
+
+def raster_spec(side: UsedSide, params: FrameParameters) -> RasterSpec:
+    return RasterSpec(
         width=params.pixels_per_line,
         height=params.lines if params.lines > 0 else None,
         bytes_per_line=params.bytes_per_line,
-        channels=channels,
+        channels=3 if params.format == "color" else 1,
         depth=params.depth,
         dpi_x=side.resolution.width,
         dpi_y=side.resolution.height,
     )
-    fmt = final.format.value
-    if not can_encode(fmt, channels, params.depth):
-        raise ValueError(f"{fmt} cannot hold {channels}x{params.depth}-bit images")
-    return EncodingSink(create_encoder(fmt, spec, quality=final.compression_quality.value), pipe)
+
+
+def open_document(final: FinalParameters, pipe: ThreadPipe) -> DocumentSink:
+    quality = final.compression_quality.value
+    return DocumentSink(create_document_encoder(final.format.value, quality), pipe)

@@ -2,13 +2,13 @@
 
 Methods run on the reactor and return Deferreds; SANE work goes to the
 device's own thread (``session.py``). The image path is injected
-(``SinkFactory``) so that this layer knows nothing of file formats or HTTP.
+(``DocumentOpener``) so that this layer knows nothing of file formats or HTTP.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Protocol
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -27,8 +27,17 @@ from gateway.scanner.ticket import default_parameters, negotiate, sane_settings
 
 log = Logger()
 
-SinkFactory = Callable[[FinalParameters, UsedSide, FrameParameters, ThreadPipe], PageSink]
-"""(job parameters, side, frame, pipe) -> the sink that encodes raw rows into the pipe."""
+class DocumentSink(Protocol):
+    """One file that pages are encoded into, written to a pipe (``image_path.DocumentSink`` is one)."""
+
+    multi_page: bool
+
+    def page(self, side: UsedSide, params: FrameParameters) -> PageSink: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+DocumentOpener = Callable[[FinalParameters, ThreadPipe], DocumentSink]
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int
 
 class Scanner:
     def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: tuple[str, ...],
-                 sink_factory: SinkFactory, content_type: Callable[[str], str],
+                 open_document: DocumentOpener, content_type: Callable[[str], str],
                  bytes_per_line: Callable[[str, int, UsedSide], int],
                  format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
@@ -60,7 +69,7 @@ class Scanner:
         self.uuid = uuid
         self.name = name
         self.formats = formats
-        self._sink_factory = sink_factory
+        self._open_document = open_document
         self._content_type = content_type
         self._bytes_per_line = bytes_per_line
         self._format_holds = format_holds
@@ -146,42 +155,79 @@ class Scanner:
         return replace(final, front=front, back=front if final.back is final.front else final.back)
 
     def retrieve(self, job_id: int, token: str) -> defer.Deferred:
-        """Start the next page of a job; fires with an ImageTransfer once the scanner delivers rows."""
+        """Start the next image of a job (every image, for a multi-page format).
+
+        Fires with an ImageTransfer once the scanner delivers rows, or fails
+        with the ServiceError the client is to be told.
+        """
         job = self.jobs.for_retrieve(job_id, token)
         self.jobs.retrieve_started(job)
         self.status.busy(True)
-        duplex_back = job.final.back is not None and job.scans_completed % 2 == 1
-        side = job.final.back if duplex_back else job.final.front
         pipe = ThreadPipe(self.reactor)
         started: defer.Deferred = defer.Deferred()
         done: defer.Deferred = defer.Deferred()
         transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, done, job)
 
-        def open_sink(params: FrameParameters) -> PageSink:
-            sink = self._sink_factory(job.final, side, params, pipe)
-            self.reactor.callFromThread(self._page_started, transfer, started)
-            return sink
-
-        def page_done(_params):
+        def transferred(result):
+            images, last = result
             pipe.close(None)
-            self._page_ended(job, None)
+            job.no_more_images = job.no_more_images or last
+            self._transfer_ended(job, images, None)
             done.callback(job)
 
-        def page_failed(failure):
+        def failed(failure):
             error = failure.value
             pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
-            self._page_ended(job, error)
+            self._transfer_ended(job, 0, failure)
             if not started.called:
                 started.errback(self._service_error(error, job))
             else:
                 done.errback(failure)
 
-        self.session.run(self.session.scan_page, open_sink).addCallbacks(page_done, page_failed)
+        first_page = lambda: self.reactor.callFromThread(self._transfer_started, transfer, started)  # noqa: E731
+        self.session.run(self._scan_document, job, pipe, first_page).addCallbacks(transferred, failed)
         return started
+
+    def _scan_document(self, job: Job, pipe: ThreadPipe, first_page: Callable[[], None]) -> tuple[int, bool]:
+        """On the device thread: the pages of one RetrieveImage into one document.
+
+        Returns (images scanned, whether the job has no more images: the
+        feeder ran empty, or the document was multi-page and holds them all).
+        """
+        document = self._open_document(job.final, pipe)
+        images, feeder_empty = 0, False
+        try:
+            while True:
+                n = job.scans_completed + images
+                side = job.final.back if job.final.back is not None and n % 2 == 1 else job.final.front
+
+                def open_page(params: FrameParameters, side=side) -> PageSink:
+                    sink = document.page(side, params)
+                    if images == 0:
+                        first_page()
+                    return sink
+                try:
+                    self.session.scan_page(open_page)
+                except SaneError as e:
+                    if e.status is Status.NO_DOCS and images > 0:
+                        feeder_empty = True
+                        break
+                    raise
+                images += 1
+                wanted = job.images_wanted
+                if not document.multi_page or (wanted and job.scans_completed + images >= wanted):
+                    break
+                if job.final.input_source.value is InputSource.PLATEN:
+                    break
+            document.finish()
+        except BaseException:
+            document.abort()
+            raise
+        return images, feeder_empty or document.multi_page
 
     def _service_error(self, error: BaseException, job: Job) -> ServiceError:
         """What the client is told when a page could not start."""
-        if job.feeder_empty:
+        if job.no_more_images:
             return JobError("no-images", "the feeder is empty")
         if job.state is JobState.CANCELED:
             return JobError("cancelled", "the job was cancelled")
@@ -201,21 +247,22 @@ class Scanner:
     def job_history(self) -> list[JobSnapshot]:
         return [j.snapshot() for j in self.jobs.history]
 
-    def _page_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
+    def _transfer_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
         self._transfer = transfer
         self.status.page_started()
         started.callback(transfer)
 
-    def _page_ended(self, job: Job, error: BaseException | None) -> None:
+    def _transfer_ended(self, job: Job, images: int, failure) -> None:
         self._transfer = None
+        error = failure.value if failure is not None else None
         if error is None:
-            self.jobs.retrieve_finished(job, image_done=True)
+            self.jobs.retrieve_finished(job, images)
         elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
                 job.scans_completed > 0 or job.final.input_source.value is not InputSource.PLATEN):
-            job.feeder_empty = True
+            job.no_more_images = True
             if job.scans_completed == 0:
                 self.status.sane_error(error.status)
-            self.jobs.retrieve_finished(job, image_done=False)
+            self.jobs.retrieve_finished(job, 0)
         elif isinstance(error, SaneError) and error.status is Status.CANCELLED or job.state.ended:
             job.retrieving = False
         elif isinstance(error, PipeClosed):
@@ -229,7 +276,7 @@ class Scanner:
                 log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self.name,
                          error=error.message)
             else:
-                log.failure("scan of job {job} failed", job=job.id)
+                log.failure("scan of job {job} failed", failure, job=job.id)
             self.jobs.end(job, JobState.ABORTED, (reason,))
         self.status.busy(False)
         if job.state.ended:

@@ -38,7 +38,7 @@ class Job:
     scans_completed: int = 0
     documents: list[str] = field(default_factory=list)
     retrieving: bool = False
-    feeder_empty: bool = False
+    no_more_images: bool = False  # the feeder ran empty, or one multi-page file held every image
     deadline: object = field(default=None, repr=False)
 
     @property
@@ -48,7 +48,7 @@ class Job:
 
     @property
     def all_images_done(self) -> bool:
-        return self.feeder_empty or (self.images_wanted and self.scans_completed >= self.images_wanted)
+        return self.no_more_images or (self.images_wanted and self.scans_completed >= self.images_wanted)
 
     def snapshot(self) -> JobSnapshot:
         return JobSnapshot(
@@ -141,11 +141,10 @@ class JobTable:
         job.retrieving = True
         self.set_state(job, JobState.PROCESSING, ("JobScanningAndTransferring",))
 
-    def retrieve_finished(self, job: Job, image_done: bool) -> None:
+    def retrieve_finished(self, job: Job, images: int) -> None:
         """A RetrieveImage ended; the job ends with it when it was the last image."""
         job.retrieving = False
-        if image_done:
-            job.scans_completed += 1
+        job.scans_completed += images
         if job.state.ended:
             return
         if job.all_images_done:

@@ -217,3 +217,41 @@ def test_a_page_of_unknown_height_arrives_whole(tmp_path, fmt):
     picture.load()
     assert picture.size[0] == 324 and picture.size[1] > 1  # the hand scanner is 11 cm wide
     assert int(created.text(".//wscn:NumberOfLines")) >= 1
+
+
+def test_a_multi_page_tiff_feeder_job_returns_every_sheet_in_one_file(gateway):
+    created = create_job(gateway.scan_url, ticket(fmt="tiff-multi-g4", source="ADF", color="BlackAndWhite1", dpi=75,
+                                                 region=(0, 0, 1000, 1000), images=0))
+    job_id, token = job_of(created)
+    r = retrieve(gateway.scan_url, job_id, token)
+    assert r.status == 200
+    tiff = Image.open(io.BytesIO(r.image))
+    assert tiff.n_frames == 10
+    assert retrieve(gateway.scan_url, job_id, token).fault_subcode == "wscn:ClientErrorNoImagesAvailable"
+    status = call(gateway.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=job_id),
+                  el("RequestedElements", el("Name", text="wscn:JobStatus"))))
+    assert status.text(".//wscn:JobState") == "Completed" and status.text(".//wscn:ScansCompleted") == "10"
+
+
+def pdf_pages(data: bytes, tmp_path) -> int:
+    import re
+    import subprocess
+    (tmp_path / "scan.pdf").write_bytes(data)
+    info = subprocess.run(["pdfinfo", str(tmp_path / "scan.pdf")], capture_output=True, text=True, timeout=30)
+    return int(re.search(r"^Pages:\s+(\d+)$", info.stdout, re.M).group(1))
+
+
+def test_a_pdf_feeder_job_with_images_to_transfer_has_that_many_pages(gateway, tmp_path):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(fmt="pdf-a", source="ADF", color="RGB24", dpi=75,
+                                                             region=(0, 0, 2000, 2000), images=3)))
+    r = retrieve(gateway.scan_url, job_id, token)
+    assert r.status == 200 and r.image.startswith(b"%PDF-1.4")
+    assert pdf_pages(r.image, tmp_path) == 3
+
+
+def test_a_platen_pdf_is_one_page(gateway, tmp_path):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(fmt="pdf-a", color="Grayscale8", dpi=75,
+                                                             region=(0, 0, 2000, 2000))))
+    r = retrieve(gateway.scan_url, job_id, token)
+    assert pdf_pages(r.image, tmp_path) == 1
+    assert retrieve(gateway.scan_url, job_id, token).fault_subcode == "wscn:ClientErrorNoImagesAvailable"

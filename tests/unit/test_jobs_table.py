@@ -82,5 +82,5 @@ def test_every_state_change_is_told():
     jobs = JobTable(Clock(), on_timeout=lambda j: None, on_change=lambda j: seen.append(j.state))
     job = jobs.create(ScanTicket(), FINAL, INFO)
     jobs.retrieve_started(job)
-    jobs.retrieve_finished(job, image_done=True)
+    jobs.retrieve_finished(job, 1)
     assert seen == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
