@@ -61,15 +61,30 @@ def identity(info: DeviceInfo) -> str:
     return usb_identity(info.name) or f"sane:{info.name}"
 
 
-class UuidStore:
-    """identity -> UUID, kept as JSON in the state directory."""
+class _JsonState:
+    """A small mapping kept as one JSON file in the state directory, replaced atomically."""
+
+    filename = ""
 
     def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / "devices.json"
+        self.path = Path(state_dir) / self.filename
         try:
             self._map = json.loads(self.path.read_text())
         except (OSError, ValueError):
             self._map = {}
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self._map, f, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+class UuidStore(_JsonState):
+    """identity -> UUID."""
+
+    filename = "devices.json"
 
     def uuid_for(self, key: str) -> str:
         if key not in self._map:
@@ -77,8 +92,6 @@ class UuidStore:
             self._save()
         return self._map[key]
 
-    def _save(self) -> None:
-        _write_json(self.path, self._map)
 
 
 def _backend_names(path: Path) -> list[str]:
@@ -89,35 +102,22 @@ def _backend_names(path: Path) -> list[str]:
     return [b for b in lines if b and not b.startswith("#")]
 
 
-class MetadataVersions:
+class MetadataVersions(_JsonState):
     """A counter per device that rises whenever what it tells clients about itself changes.
 
     WS-Discovery carries it as MetadataVersion, and Windows fetches the
     metadata again only when it rises, so it must survive restarts.
     """
 
-    def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / "metadata.json"
-        try:
-            self._map = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self._map = {}
+    filename = "metadata.json"
 
     def version(self, uuid: str, fingerprint: str) -> int:
         entry = self._map.get(uuid)
         if entry is None or entry.get("fingerprint") != fingerprint:
             entry = {"version": (entry or {}).get("version", 0) + 1, "fingerprint": fingerprint}
             self._map[uuid] = entry
-            _write_json(self.path, self._map)
+            self._save()
         return entry["version"]
-
-
-def _write_json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def sane_config_dir(state_dir: Path, with_test_backend: bool, system_dir: Path = Path("/etc/sane.d")) -> str:

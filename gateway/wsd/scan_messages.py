@@ -7,6 +7,7 @@ Parsing is strict about types (a non-number where a number belongs is
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from lxml import etree
 
@@ -409,11 +410,13 @@ def element_data(parent: etree._Element, name: str, content: etree._Element | No
         el.append(content)
 
 
-def scanner_elements(pairs: list[tuple[str, etree._Element | None]]) -> etree._Element:
-    resp = etree.Element(q("GetScannerElementsResponse"), nsmap={"wscn": W})
-    elements = sub(resp, "ScannerElements")
-    for name, content in pairs:
-        element_data(elements, name, content)
+def elements_response(operation: str, container: str, names: list[str],
+                      makers: dict[str, Callable[[], etree._Element]]) -> etree._Element:
+    """Get{Scanner,Job}ElementsResponse: one ElementData per name asked for, Valid="false" where unknown."""
+    resp = etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})
+    elements = sub(resp, container)
+    for name in names:
+        element_data(elements, name, makers[name]() if name in makers else None)
     return resp
 
 
@@ -466,14 +469,6 @@ def documents(job: JobSnapshot) -> etree._Element:
     return el
 
 
-def job_elements(pairs: list[tuple[str, etree._Element | None]]) -> etree._Element:
-    resp = etree.Element(q("GetJobElementsResponse"), nsmap={"wscn": W})
-    elements = sub(resp, "JobElements")
-    for name, content in pairs:
-        element_data(elements, name, content)
-    return resp
-
-
 def _summary(parent: etree._Element, job: JobSnapshot) -> None:
     el = sub(parent, "JobSummary")
     sub(el, "JobId", job.id)
@@ -484,19 +479,12 @@ def _summary(parent: etree._Element, job: JobSnapshot) -> None:
     sub(el, "ScansCompleted", job.scans_completed)
 
 
-def active_jobs(jobs: list[JobSnapshot]) -> etree._Element:
-    resp = etree.Element(q("GetActiveJobsResponse"), nsmap={"wscn": W})
-    container = sub(resp, "ActiveJobs")
+def job_summaries(operation: str, container: str, jobs: list[JobSnapshot]) -> etree._Element:
+    """GetActiveJobsResponse/ActiveJobs or GetJobHistoryResponse/JobHistory."""
+    resp = etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})
+    parent = sub(resp, container)
     for job in jobs:
-        _summary(container, job)
-    return resp
-
-
-def job_history(jobs: list[JobSnapshot]) -> etree._Element:
-    resp = etree.Element(q("GetJobHistoryResponse"), nsmap={"wscn": W})
-    container = sub(resp, "JobHistory")
-    for job in jobs:
-        _summary(container, job)
+        _summary(parent, job)
     return resp
 
 

@@ -220,8 +220,8 @@ class DeviceResource(resource.Resource):
         names = msg.parse_requested_names(env.body)
         if not names:
             raise invalid_args("RequestedElements names no element")
-        pairs = [(n, makers[n]() if n in makers else None) for n in names]
-        self._respond(env, request, "GetScannerElements", msg.scanner_elements(pairs))
+        self._respond(env, request, "GetScannerElements",
+                      msg.elements_response("GetScannerElements", "ScannerElements", names, makers))
 
     def validate_scan_ticket(self, env: Envelope, request):
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
@@ -306,14 +306,16 @@ class DeviceResource(resource.Resource):
             ns.qname(ns.WSCN, "Documents"): lambda: msg.documents(job),
         }
         names = msg.parse_requested_names(env.body)
-        pairs = [(n, makers[n]() if n in makers else None) for n in names]
-        self._respond(env, request, "GetJobElements", msg.job_elements(pairs))
+        self._respond(env, request, "GetJobElements",
+                      msg.elements_response("GetJobElements", "JobElements", names, makers))
 
     def get_active_jobs(self, env: Envelope, request):
-        self._respond(env, request, "GetActiveJobs", msg.active_jobs(self.device.active_jobs()))
+        self._respond(env, request, "GetActiveJobs",
+                      msg.job_summaries("GetActiveJobs", "ActiveJobs", self.device.active_jobs()))
 
     def get_job_history(self, env: Envelope, request):
-        self._respond(env, request, "GetJobHistory", msg.job_history(self.device.job_history()))
+        self._respond(env, request, "GetJobHistory",
+                      msg.job_summaries("GetJobHistory", "JobHistory", self.device.job_history()))
 
 
 def _needs_correction(final) -> bool:
