@@ -53,3 +53,61 @@ def test_one_connection_carries_several_requests(gateway):
         assert not r.will_close
     conn.close()
     assert statuses == [200, 200, 200] and len(sockets) == 1
+
+
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    from pathlib import Path
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def test_a_client_that_stops_reading_pauses_the_scan_instead_of_filling_memory(fresh_gateway):
+    import time
+    gw = fresh_gateway
+    idle = rss_mib(gw.proc.pid)
+    job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="dib", color="RGB24", dpi=600,
+                                                         region=(0, 0, 8268, 11693))))
+    parts = urlsplit(gw.scan_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
+    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
+                 headers={"Content-Type": "application/soap+xml"})
+    response = conn.getresponse()
+    response.read1(65536)
+    time.sleep(3)  # a 104 MB page that nobody reads: the scanner must wait, not the memory fill
+    held = rss_mib(gw.proc.pid) - idle
+    rest = 0
+    while chunk := response.read1(1 << 20):
+        rest += len(chunk)
+    conn.close()
+    assert held < 32, f"the gateway grew by {held:.0f} MiB while the client did not read"
+    assert rest > 100_000_000
+
+
+def test_a_client_that_goes_away_mid_image_aborts_the_job_and_frees_the_scanner(slow_gateway):
+    gw = slow_gateway
+    for _ in range(3):
+        job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=300,
+                                                             region=(0, 0, 8000, 8000))))
+        parts = urlsplit(gw.scan_url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
+        conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
+                     headers={"Content-Type": "application/soap+xml"})
+        conn.getresponse().read1(1024)
+        conn.sock.close()
+        conn.close()
+        import time
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = call(gw.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=job_id),
+                         el("RequestedElements", el("Name", text="wscn:JobStatus")))).text(".//wscn:JobState")
+            if state == "Aborted":
+                break
+            time.sleep(0.2)
+        assert state == "Aborted"
+    after = create_job(gw.scan_url, ticket(dpi=75))
+    assert after.status == 200
+    call(gw.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_of(after)[0])))
