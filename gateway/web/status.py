@@ -43,6 +43,15 @@ class StatusPage(resource.Resource):
             ),
         )
 
+    def subscribers(self, uuid: str) -> str:
+        events = self.gateway.events.get(uuid)
+        if events is None or not events.subscriptions:
+            return "none (a PC subscribes when it installs the scanner)"
+        peers = sorted({s.peer for s in events.subscriptions.values()})
+        names = sorted({d.display_name for _s, d in events.destinations()})
+        text = f"{len(events.subscriptions)} from {', '.join(peers)}"
+        return text + (f"; push-scan destinations: {', '.join(names)}" if names else "")
+
     def scanner_section(self, scanner):
         status = scanner.scanner_status()
         caps = scanner.capabilities
@@ -53,6 +62,7 @@ class StatusPage(resource.Resource):
             ("State", f"{status.state.value} ({', '.join(status.reasons)})"),
             ("Sources", sources),
             ("Formats", ", ".join(caps.formats)),
+            ("Subscribers", self.subscribers(scanner.uuid)),
         )]
         conditions = [E.LI(f"{c.name} ({c.severity}, {c.component}) since {c.time:%H:%M:%S}")
                       for c in status.conditions]

@@ -252,3 +252,10 @@ def test_an_open_cover_is_a_condition_until_it_closes(tmp_path, monkeypatch):
         [cleared] = of(sink, "ScannerStatusConditionClearedEvent")
         assert cleared.findtext(f"{W}DeviceConditionCleared/{W}ConditionId") == \
             condition.find(f"{W}DeviceCondition").get(W + "Id")
+
+
+def test_the_status_page_shows_subscribers_and_destinations(fresh_gateway):
+    with EventSink() as pc:
+        subscribe(fresh_gateway.scan_url, pc.url, ("ScanAvailableEvent",), destinations=(("PC-PAGE", "Scan"),))
+        page = fresh_gateway.get("/").decode()
+    assert "1 from 127.0.0.1" in page and "PC-PAGE" in page
