@@ -95,7 +95,9 @@ class LimitedRequest(server.Request):
 
 
 def _peer(request: server.Request) -> str:
-    return getattr(request.getClientAddress(), "host", "?")
+    """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
+    host = getattr(request.getClientAddress(), "host", "?")
+    return host[len("::ffff:"):] if host.startswith("::ffff:") and "." in host else host
 
 
 def _host_base(request: server.Request) -> str:
