@@ -119,7 +119,10 @@ class DebianRoot:
         return proc
 
     def apt_get(self, *args: str) -> subprocess.CompletedProcess:
-        return self.run(["apt-get", "-y", "-q", *args], timeout=APT_TIMEOUT)
+        # The archive cache is shared with other test sessions' roots: one apt at a time.
+        with open(CACHE / ".apt-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self.run(["apt-get", "-y", "-q", *args], timeout=APT_TIMEOUT)
 
     def file(self, path: str) -> Path:
         return self.path / path.lstrip("/")

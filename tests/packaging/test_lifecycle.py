@@ -57,7 +57,7 @@ def test_purge_removes_the_user_the_state_the_config_and_every_file(deb, debian_
     assert debian_root.file(f"{STATE}/devices.json").exists()
     debian_root.file(CONF).write_text(debian_root.file(CONF).read_text() + "\n# edited\n")
 
-    debian_root.run(["apt-get", "-y", "-q", "purge", "sane-wsd-gateway"], timeout=300)
+    debian_root.apt_get("purge", "sane-wsd-gateway")
 
     assert debian_root.run(["getent", "passwd", "sane-wsd-gateway"], check=False).returncode == 2
     assert debian_root.run(["getent", "group", "sane-wsd-gateway"], check=False).returncode == 2
