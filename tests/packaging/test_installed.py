@@ -113,3 +113,9 @@ def test_scan_works_as_the_service_user_without_privileges_and_with_memory_deny_
     assert picture.size == (SIDE, SIDE)
     owner = installed.run(["stat", "-c", "%U", "/var/lib/sane-wsd-gateway/devices.json"]).stdout.strip()
     assert owner == "sane-wsd-gateway"
+
+
+def test_service_is_enabled_so_it_starts_at_every_boot(installed):
+    wants = installed.file("/etc/systemd/system/multi-user.target.wants/sane-wsd-gateway.service")
+    assert wants.is_symlink()
+    assert str(wants.readlink()) == "/lib/systemd/system/sane-wsd-gateway.service"

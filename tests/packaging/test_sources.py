@@ -78,3 +78,13 @@ def test_packaged_config_keeps_state_where_the_unit_puts_it():
     conf = configparser.ConfigParser()
     conf.read(ROOT / "etc" / "sane-wsd-gateway.conf")
     assert conf["gateway"]["state_dir"] == "/var/lib/sane-wsd-gateway"
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed (package systemd)")
+def test_systemd_accepts_every_line_of_the_unit():
+    """systemd ignores a misspelt key or value with only a warning: make that a failure."""
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(UNIT)], capture_output=True, text=True,
+                            timeout=60)
+    complaints = [line for line in (result.stdout + result.stderr).splitlines()
+                  if line.strip() and "/usr/bin/sane-wsd-gateway is not executable" not in line]
+    assert complaints == []
