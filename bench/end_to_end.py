@@ -17,7 +17,6 @@ Each figure is the median of ``--runs`` runs, measured side by side in one run.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import statistics
 import subprocess
@@ -25,15 +24,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.wsd import namespaces as ns  # noqa: E402
 from tests.support.airscan import client_config  # noqa: E402
 from tests.support.gateway_process import GatewayProcess  # noqa: E402
-from tests.support.soap_client import create_job, el, envelope, job_of, ticket  # noqa: E402
+from tests.support.soap_client import create_job, job_of, open_retrieve, ticket  # noqa: E402
 
 A4_MM = (210, 297)
 A4_THOU = (8268, 11693)
@@ -71,13 +68,8 @@ def first_byte_ratio(gw: GatewayProcess, dpi: int) -> tuple[float, int]:
     """(time to first image byte / total, bytes) for one RetrieveImage."""
     job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=dpi,
                                                          region=(0, 0, *A4_THOU))))
-    parts = urlsplit(gw.scan_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
-    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
     start = time.monotonic()
-    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
-                 headers={"Content-Type": "application/soap+xml"})
-    response = conn.getresponse()
+    conn, response = open_retrieve(gw.scan_url, job_id, token, timeout=TIMEOUT)
     received, first_image = b"", None
     total = 0
     while chunk := response.read1(1 << 16):

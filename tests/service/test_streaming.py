@@ -7,7 +7,7 @@ import pytest
 
 from gateway.wsd import namespaces as ns
 from tests.support.gateway_process import GatewayProcess
-from tests.support.soap_client import call, create_job, el, envelope, job_of, ticket
+from tests.support.soap_client import call, create_job, el, envelope, job_of, open_retrieve, ticket
 
 SLOW = "geometry_max 300.0\nread-delay true\nread-delay-duration 22000\n"
 
@@ -22,12 +22,7 @@ def test_image_bytes_arrive_while_the_job_is_still_scanning(slow_gateway):
     gw = slow_gateway
     job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=300,
                                                          region=(0, 0, 8000, 11000))))
-    parts = urlsplit(gw.scan_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
-    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
-                 headers={"Content-Type": "application/soap+xml"})
-    response = conn.getresponse()
+    conn, response = open_retrieve(gw.scan_url, job_id, token)
     first = response.read1(65536)
     assert response.status == 200 and first
     during = call(gw.scan_url, "GetActiveJobs", el("GetActiveJobsRequest"))
@@ -69,12 +64,7 @@ def test_a_client_that_stops_reading_pauses_the_scan_instead_of_filling_memory(f
     idle = rss_mib(gw.proc.pid)
     job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="dib", color="RGB24", dpi=600,
                                                          region=(0, 0, 8268, 11693))))
-    parts = urlsplit(gw.scan_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
-    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
-                 headers={"Content-Type": "application/soap+xml"})
-    response = conn.getresponse()
+    conn, response = open_retrieve(gw.scan_url, job_id, token)
     response.read1(65536)
     time.sleep(3)  # a 104 MB page that nobody reads: the scanner must wait, not the memory fill
     held = rss_mib(gw.proc.pid) - idle
@@ -91,12 +81,8 @@ def test_a_client_that_goes_away_mid_image_aborts_the_job_and_frees_the_scanner(
     for _ in range(3):
         job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=300,
                                                              region=(0, 0, 8000, 8000))))
-        parts = urlsplit(gw.scan_url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
-        conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, gw.scan_url),
-                     headers={"Content-Type": "application/soap+xml"})
-        conn.getresponse().read1(1024)
+        conn, response = open_retrieve(gw.scan_url, job_id, token)
+        response.read1(1024)
         conn.sock.close()
         conn.close()
         import time

@@ -138,3 +138,13 @@ def retrieve(url: str, job_id, token, name="scan001") -> Reply:
 
 def job_of(reply: Reply) -> tuple[int, str]:
     return int(reply.text(".//wscn:JobId")), reply.text(".//wscn:JobToken")
+
+
+def open_retrieve(url: str, job_id, token, timeout: float = 120):
+    """A RetrieveImage whose response the caller reads at its own pace: (connection, response)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    body = el("RetrieveImageRequest", el("JobId", text=job_id), el("JobToken", text=token))
+    conn.request("POST", parts.path, body=envelope(ns.scan_action("RetrieveImage"), body, url),
+                 headers={"Content-Type": "application/soap+xml"})
+    return conn, conn.getresponse()
