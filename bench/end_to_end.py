@@ -8,6 +8,10 @@
   <= 1.15 at 600 dpi colour);
 - streaming: time to the first image byte / total transfer time of one
   RetrieveImage, 600 dpi colour, slow scanner (target <= 0.05);
+- CPU: the gateway's CPU time for one jfif page (q85, A4 300 dpi, fast
+  scanner) divided by what the bare parts cost: scanimage reading the same
+  frame plus Debian's Pillow (the same libjpeg-turbo) compressing it whole
+  (target <= 1.25);
 - memory: the gateway's peak RSS while serving a scan minus its idle RSS
   (target <= 8 MB, and 300 and 600 dpi within 4 MB of each other).
 
@@ -17,7 +21,9 @@ Each figure is the median of ``--runs`` runs, measured side by side in one run.
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,6 +89,38 @@ def first_byte_ratio(gw: GatewayProcess, dpi: int) -> tuple[float, int]:
     return (first_image - start) / (end - start), total
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def jpeg_cpu_ratio(work: Path, sane_dir: Path, run: int) -> tuple[float, float, float]:
+    """(gateway CPU for a jfif q85 A4 300 dpi page, SANE read + bare libjpeg CPU for the same page, ratio)."""
+    from PIL import Image  # Debian's python3-pil: the same libjpeg-turbo as the gateway links
+    before = children_cpu()
+    raw_read(sane_dir, 300, work / "raw-fast.pnm")
+    read_cpu = children_cpu() - before
+    frame = Image.open(work / "raw-fast.pnm")
+    frame.load()
+    t = time.process_time()
+    frame.save(io.BytesIO(), "JPEG", quality=85)
+    bare = read_cpu + time.process_time() - t
+    with GatewayProcess(work / f"gw-cpu-{run}", test_conf=FAST) as gw:
+        job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="jfif", quality=85, color="RGB24", dpi=300,
+                                                             region=(0, 0, *A4_THOU))))
+        start = cpu_seconds(gw.proc.pid)
+        conn, response = open_retrieve(gw.scan_url, job_id, token, timeout=TIMEOUT)
+        response.read()
+        conn.close()
+        used = cpu_seconds(gw.proc.pid) - start
+    return used, bare, used / bare
+
+
 def median(values):
     return statistics.median(values)
 
@@ -119,6 +157,15 @@ def main() -> None:
     if len(memory) >= 2:
         spread = max(memory) - min(memory)
         rows.append(("memory: 300 vs 600 dpi spread", f"{spread:.1f} MiB", f"{spread:.1f}", "<= 4", spread <= 4))
+
+    fast_dir = work / "sane-fast"
+    fast_dir.mkdir()
+    (fast_dir / "dll.conf").write_text("test\n")
+    (fast_dir / "test.conf").write_text(FAST)
+    cpu = [jpeg_cpu_ratio(work, fast_dir, run) for run in range(args.runs)]
+    ratio = median(c[2] for c in cpu)
+    rows.append(("gateway CPU per jfif page / SANE read + libjpeg", f"{median(c[0] for c in cpu):.3f} s / "
+                 f"{median(c[1] for c in cpu):.3f} s", f"{ratio:.3f}", "<= 1.25", ratio <= 1.25))
 
     ratios = []
     for run in range(args.runs):
