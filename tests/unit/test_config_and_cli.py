@@ -100,3 +100,15 @@ def test_allowed_networks_must_be_networks(tmp_path):
     conf.write_text("[gateway]\nallowed_networks = office\n")
     with pytest.raises(ConfigError):
         load(conf)
+
+
+def test_a_usb_scanner_is_known_by_vendor_product_and_serial_not_by_its_port(tmp_path):
+    from gateway.scanner.devices import usb_identity
+    dev = tmp_path / "1-1.3"
+    dev.mkdir()
+    for name, value in (("busnum", "1"), ("devnum", "4"), ("idVendor", "04b8"), ("idProduct", "0130"),
+                        ("serial", "L123456")):
+        (dev / name).write_text(value + "\n")
+    assert usb_identity("epson2:libusb:001:004", sysfs=tmp_path) == "usb:04b8:0130:L123456"
+    assert usb_identity("epson2:libusb:002:009", sysfs=tmp_path) is None
+    assert usb_identity("test:0", sysfs=tmp_path) is None
