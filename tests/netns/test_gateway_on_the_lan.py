@@ -70,3 +70,12 @@ def test_a_hello_is_heard_on_start_and_a_bye_on_stop(lab, tmp_path):
     bye = next(m for m in messages if m.get("action") == "Bye")
     assert hello["endpoints"] == bye["endpoints"] == [f"urn:uuid:{gw.uuid}"]
     assert hello["xaddrs"] == [f"http://{lab.pi_addr}:{gw.port}/{gw.uuid}"]
+
+
+def test_two_gateways_on_one_host_both_answer_a_probe(lab, tmp_path):
+    with gateway_on_pi(lab, tmp_path / "one") as one, gateway_on_pi(lab, tmp_path / "two") as two:
+        done = lab.run_in(lab.pc, [PYTHON, CLIENT, "probe", "--source", lab.pc_addr, "--wait", "3"], timeout=30)
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"from"')]
+    endpoints = {e for m in answers if m.get("action") == "ProbeMatches" for e in m["endpoints"]}
+    served = {f"urn:uuid:{u}" for gw in (one, two) for u in gw.uuids.values()}
+    assert len(served) == 4 and endpoints == served  # test:0 and test:1 on each
