@@ -134,7 +134,7 @@ class Gateway:
         self.events[served.uuid] = events
         self.push[served.uuid] = PushScans(self.reactor, events)
         self.last_status[served.uuid] = scanner.scanner_status()
-        self.root.add(DeviceResource(scanner, self.reactor, events, self.push[served.uuid]))
+        self.root.add(DeviceResource(scanner, events, self.push[served.uuid]))
         yield self.watch_buttons(scanner)
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
                  vendor=info.vendor, model=info.model, name=name, uuid=served.uuid)
@@ -179,8 +179,7 @@ class Gateway:
     def reload(self, settings: Settings) -> None:
         """SIGHUP: names, locations and push settings from the config again; clients hear of changes."""
         self.settings = replace(self.settings, friendly_name=settings.friendly_name, location=settings.location,
-                                scanners=settings.scanners, push_destination=settings.push_destination,
-                                log_level=settings.log_level)
+                                scanners=settings.scanners, push_destination=settings.push_destination)
         for scanner in self.scanners.values():
             if self.describe(scanner):
                 log.info("{scanner}: description changed, telling subscribers", scanner=scanner.name)
@@ -215,7 +214,7 @@ class Gateway:
             log.info("{scanner} is {state} ({reasons})", scanner=scanner.name, state=new.state.value,
                      reasons=", ".join(new.reasons))
         for name, body in msg.status_change_events(old, new):
-            events.notify(ns.scan_action(name), lambda body=body: body)
+            events.notify(ns.scan_action(name), body)
 
     def find_scanner(self, key: str) -> Scanner | None:
         """A scanner by UUID, SANE name or friendly name (case-insensitive)."""

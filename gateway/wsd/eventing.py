@@ -19,7 +19,8 @@ from typing import Callable
 from lxml import etree
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.internet.protocol import Protocol
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from gateway.wsd import namespaces as ns
@@ -57,7 +58,7 @@ def format_duration(seconds: float) -> str:
     return f"PT{int(seconds)}S"
 
 
-def _expires(el: etree._Element | None, now: float) -> float:
+def _expires(el: etree._Element | None) -> float:
     """The requested lifetime in seconds, capped at MAX_EXPIRY; absent means our maximum."""
     if el is None or not (el.text or "").strip():
         return MAX_EXPIRY
@@ -116,6 +117,7 @@ class Subscription:
     expires_at: float
     manager_address: str = ""
     destinations: tuple[Destination, ...] = ()
+    created: float = 0.0
     queue: collections.deque = field(default_factory=collections.deque)
     sending: bool = False
     delivered: int = 0
@@ -169,9 +171,15 @@ class EventSource:
             raise sender_fault(ns.WSE, "EventSourceUnableToProcess", "Delivery has no NotifyTo")
         end_to = EndpointRef.parse(body.find(qname(ns.WSE, "EndTo")))
         actions = _filter_actions(body.find(qname(ns.WSE, "Filter")), self.offered)
-        lifetime = _expires(body.find(qname(ns.WSE, "Expires")), 0)
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS or \
-                sum(s.peer == peer for s in self.subscriptions.values()) >= MAX_PER_PEER:
+        lifetime = _expires(body.find(qname(ns.WSE, "Expires")))
+        own = [s for s in self.subscriptions.values() if s.peer == peer]
+        if len(own) >= MAX_PER_PEER:
+            # A PC that restarted forgot its subscriptions; its oldest is the likeliest to be dead.
+            oldest = min(own, key=lambda s: s.created)
+            log.info("{peer} has {n} subscriptions to {name}: dropping its oldest", peer=peer, n=len(own),
+                     name=self.name)
+            self._drop(oldest, "its client subscribed again", STATUS_CANCELLING)
+        elif len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise SoapFault("Receiver", qname(ns.WSE, "EventSourceUnableToProcess"),
                             "too many subscriptions; unsubscribe or let old ones expire")
         destinations = tuple(
@@ -184,7 +192,8 @@ class EventSource:
         )
         sub = Subscription(id=f"urn:uuid:{uuid.uuid4()}", peer=peer, notify_to=notify_to, end_to=end_to,
                            actions=actions, expires_at=self._clock.seconds() + lifetime,
-                           manager_address=manager_address, destinations=destinations)
+                           manager_address=manager_address, destinations=destinations,
+                           created=self._clock.seconds())
         self.subscriptions[sub.id] = sub
         log.info("{peer} subscribed to {what} of {name} for {s} s", peer=peer, name=self.name, s=int(lifetime),
                  what=" ".join(a.rsplit("/", 1)[-1] for a in actions) if actions else "every event")
@@ -216,7 +225,7 @@ class EventSource:
 
     def renew(self, env: Envelope) -> etree._Element:
         sub = self._find(env)
-        lifetime = _expires(env.body.find(qname(ns.WSE, "Expires")) if env.body is not None else None, 0)
+        lifetime = _expires(env.body.find(qname(ns.WSE, "Expires")) if env.body is not None else None)
         sub.expires_at = self._clock.seconds() + lifetime
         resp = etree.Element(qname(ns.WSE, "RenewResponse"), nsmap=ns.NSMAP)
         etree.SubElement(resp, qname(ns.WSE, "Expires")).text = format_duration(lifetime)
@@ -229,11 +238,12 @@ class EventSource:
         etree.SubElement(resp, qname(ns.WSE, "Expires")).text = format_duration(left)
         return resp
 
-    def unsubscribe(self, env: Envelope) -> etree._Element:
+    def unsubscribe(self, env: Envelope) -> None:
+        """WS-Eventing 2004/08 answers Unsubscribe with an empty Body."""
         sub = self._find(env)
         del self.subscriptions[sub.id]
         log.info("{peer} unsubscribed from {name}", peer=sub.peer, name=self.name)
-        return etree.Element(qname(ns.WSE, "UnsubscribeResponse"), nsmap=ns.NSMAP)
+        return None
 
     def _expire(self) -> None:
         now = self._clock.seconds()
@@ -258,7 +268,7 @@ class EventSource:
         targets = [only] if only is not None else [s for s in self.subscriptions.values() if s.wants(action)]
         for sub in targets:
             if len(sub.queue) >= QUEUE_LIMIT:
-                self._drop(sub, "its event queue is full")
+                self._drop(sub, "its event queue is full", STATUS_DELIVERY_FAILURE)
                 continue
             envelope = build_envelope(action, body(), to=sub.notify_to.address,
                                       extra_headers=_reference_headers(sub.notify_to))
@@ -284,36 +294,39 @@ class EventSource:
             if attempt < len(RETRY_DELAYS):
                 self._clock.callLater(RETRY_DELAYS[attempt], self._send_next, sub, attempt + 1)
             else:
-                self._drop(sub, f"it did not take an event: {failure.getErrorMessage()}")
+                self._drop(sub, f"it did not take an event: {failure.getErrorMessage()}", STATUS_DELIVERY_FAILURE)
         d.addCallbacks(sent, failed)
 
-    def _drop(self, sub: Subscription, why: str) -> None:
+    def _drop(self, sub: Subscription, why: str, status: str) -> None:
         if self.subscriptions.pop(sub.id, None) is not None:
             log.warn("dropped the subscription of {peer} to {name}: {why}", peer=sub.peer, name=self.name, why=why)
+            self._end(sub, status, why)
         sub.queue.clear()
         sub.sending = False
 
+    def _end(self, sub: Subscription, status: str, reason: str) -> defer.Deferred:
+        """SubscriptionEnd to the subscriber's EndTo, if it gave one, so it can subscribe again at once."""
+        if sub.end_to is None:
+            return defer.succeed(None)
+        body = etree.Element(qname(ns.WSE, "SubscriptionEnd"), nsmap=ns.NSMAP)
+        self._manager(body, sub)
+        etree.SubElement(body, qname(ns.WSE, "Status")).text = status
+        text = etree.SubElement(body, qname(ns.WSE, "Reason"))
+        text.set(qname(ns.XML, "lang"), "en")
+        text.text = reason
+        envelope = build_envelope(ns.SUBSCRIPTION_END_ACTION, body, to=sub.end_to.address,
+                                  extra_headers=_reference_headers(sub.end_to))
+        d = self._post(sub.end_to.address, serialize(envelope))
+        d.addTimeout(2.0, self._clock)
+        d.addErrback(lambda f: log.info("SubscriptionEnd to {peer} failed: {e}", peer=sub.peer,
+                                        e=f.getErrorMessage()))
+        return d
+
     def end_all(self, status: str, reason: str) -> defer.Deferred:
         """SubscriptionEnd to every subscriber that gave an EndTo; fires when all were tried."""
-        sends = []
-        for sub in list(self.subscriptions.values()):
-            del self.subscriptions[sub.id]
-            if sub.end_to is None:
-                continue
-            body = etree.Element(qname(ns.WSE, "SubscriptionEnd"), nsmap=ns.NSMAP)
-            self._manager(body, sub)
-            etree.SubElement(body, qname(ns.WSE, "Status")).text = status
-            text = etree.SubElement(body, qname(ns.WSE, "Reason"))
-            text.set(qname(ns.XML, "lang"), "en")
-            text.text = reason
-            envelope = build_envelope(ns.SUBSCRIPTION_END_ACTION, body, to=sub.end_to.address,
-                                      extra_headers=_reference_headers(sub.end_to))
-            d = self._post(sub.end_to.address, serialize(envelope))
-            d.addTimeout(2.0, self._clock)
-            d.addErrback(lambda f, peer=sub.peer: log.info("SubscriptionEnd to {peer} failed: {e}", peer=peer,
-                                                            e=f.getErrorMessage()))
-            sends.append(d)
-        return defer.DeferredList(sends)
+        ends = [self._end(sub, status, reason) for sub in self.subscriptions.values()]
+        self.subscriptions.clear()
+        return defer.DeferredList(ends)
 
 
 def _reference_headers(epr: EndpointRef) -> list[etree._Element]:
@@ -331,9 +344,23 @@ def http_poster(reactor) -> Callable[[str, bytes], defer.Deferred]:
 
     def post(url: str, data: bytes) -> defer.Deferred:
         def check(response):
-            def verdict(_body):
-                if not 200 <= response.code < 300:
-                    raise OSError(f"HTTP {response.code}")
-            return readBody(response).addCallback(verdict)
+            if not 200 <= response.code < 300:
+                raise OSError(f"HTTP {response.code}")
+            finished: defer.Deferred = defer.Deferred()
+            response.deliverBody(_Discard(finished))
+            return finished
         return agent.request(b"POST", url.encode(), headers, FileBodyProducer(io.BytesIO(data))).addCallback(check)
     return post
+
+
+class _Discard(Protocol):
+    """Reads a reply body and keeps none of it: a subscriber's answer cannot fill our memory."""
+
+    def __init__(self, finished: defer.Deferred):
+        self.finished = finished
+
+    def dataReceived(self, data: bytes) -> None:
+        pass
+
+    def connectionLost(self, reason=None) -> None:
+        self.finished.callback(None)

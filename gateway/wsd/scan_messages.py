@@ -355,8 +355,8 @@ def document_parameters(p: FinalParameters, local: str = "DocumentParameters") -
     sub(size, "Width", p.input_size.width)
     sub(size, "Height", p.input_size.height)
     settings = sub(sub(el, "Exposure"), "ExposureSettings")
-    _used(settings, "Brightness", p.brightness, final)
     _used(settings, "Contrast", p.contrast, final)
+    _used(settings, "Brightness", p.brightness, final)
     _used(settings, "Sharpness", p.sharpness, final)
     scaling = sub(el, "Scaling")
     _flag(sub(scaling, "ScalingWidth", p.scaling.value.width), p.scaling.override, p.scaling.used_default, final)
@@ -402,10 +402,16 @@ def image_information(info: ImageInformation) -> etree._Element:
 
 
 def element_data(parent: etree._Element, name: str, content: etree._Element | None) -> None:
-    """One ElementData; ``name`` is a Clark QName written back as wscn:Local where it is ours."""
+    """One ElementData; ``name`` (a Clark QName) goes back as a QName whose prefix is declared."""
     uri, _, local = name[1:].partition("}") if name.startswith("{") else (None, None, name)
-    text = f"wscn:{local}" if uri == W else (local if uri is None else name)
-    el = sub(parent, "ElementData", Name=text, Valid=_bool(content is not None))
+    if uri is None or uri == W:
+        el = sub(parent, "ElementData")
+        text = f"wscn:{local}" if uri == W else local
+    else:
+        el = etree.SubElement(parent, q("ElementData"), nsmap={"v": uri})
+        text = f"v:{local}"
+    el.set(q("Name"), text)
+    el.set(q("Valid"), _bool(content is not None))
     if content is not None:
         el.append(content)
 
@@ -425,11 +431,11 @@ def validate_response(valid: bool, info: ImageInformation, corrected: FinalParam
     resp = etree.Element(q("ValidateScanTicketResponse"), nsmap={"wscn": W})
     vi = sub(resp, "ValidationInfo")
     sub(vi, "ValidTicket", _bool(valid))
+    vi.append(image_information(info))
     if corrected is not None:
         vst = sub(vi, "ValidScanTicket")
         for child in scan_ticket(ticket, corrected):
             vst.append(child)
-    vi.append(image_information(info))
     return resp
 
 
@@ -556,15 +562,16 @@ def elements_change_event(caps: Capabilities, defaults: FinalParameters) -> etre
     return el
 
 
-def status_change_events(old: ScannerStatus, new: ScannerStatus) -> list[tuple[str, etree._Element]]:
-    """The events that tell a change of ScannerStatus: summary, conditions added, conditions cleared."""
-    events = []
+def status_change_events(old: ScannerStatus, new: ScannerStatus) -> list[tuple[str, Callable[[], etree._Element]]]:
+    """The events that tell a change of ScannerStatus (summary, conditions added, cleared), as body builders."""
+    events: list[tuple[str, Callable[[], etree._Element]]] = []
     if (old.state, old.reasons) != (new.state, new.reasons):
-        events.append(("ScannerStatusSummaryEvent", status_summary_event(new)))
+        events.append(("ScannerStatusSummaryEvent", lambda: status_summary_event(new)))
     old_ids = {c.id for c in old.conditions}
     new_ids = {c.id for c in new.conditions}
-    events += [("ScannerStatusConditionEvent", condition_event(c)) for c in new.conditions if c.id not in old_ids]
-    events += [("ScannerStatusConditionClearedEvent", condition_cleared_event(c.id, new.time))
+    events += [("ScannerStatusConditionEvent", lambda c=c: condition_event(c))
+               for c in new.conditions if c.id not in old_ids]
+    events += [("ScannerStatusConditionClearedEvent", lambda c=c: condition_cleared_event(c.id, new.time))
                for c in old.conditions if c.id not in new_ids]
     return events
 

@@ -31,7 +31,9 @@ SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
 
 FAULTS = {
     "conflict": (ns.WSCN, "ClientErrorConflictingRequiredParameters", "Sender"),
-    "format": (ns.WSCN, "ClientErrorFormatNotSupported", "Sender"),
+    # format.md names this fault, and says the Windows driver falls back to another format on it;
+    # createscanjobrequest.md calls it ClientErrorFormatNotSupported.
+    "format": (ns.WSCN, "ClientErrorDocumentFormatNotSupported", "Sender"),
     "invalid": (ns.WSCN, "InvalidArgs", "Sender"),
     "no-images": (ns.WSCN, "ClientErrorNoImagesAvailable", "Sender"),
     "busy": (ns.WSCN, "ServerErrorNotAcceptingJobs", "Receiver"),
@@ -114,10 +116,9 @@ class DeviceResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, device: ScanDevice, reactor, events: EventSource, push: PushScans):
+    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans):
         super().__init__()
         self.device = device
-        self.reactor = reactor
         self.events = events
         self.push = push
         self.handlers: dict[str, Callable[[Envelope, server.Request], Any]] = {

@@ -40,7 +40,7 @@ def test_missing_action_header_is_a_sender_fault(gateway):
     header = env.find(ns.qname(ns.SOAP, "Header"))
     header.remove(header.find(ns.qname(ns.WSA, "Action")))
     r = post(gateway.scan_url, etree.tostring(env))
-    assert r.status == 400 and r.fault_subcode == "wsa:MessageAddressingHeaderRequired"
+    assert r.status == 400 and r.fault_subcode == "wsa:MessageInformationHeaderRequired"
 
 
 def test_wrong_content_type_is_415(gateway):
@@ -81,9 +81,9 @@ def test_create_job_without_a_ticket_is_invalid_args(gateway):
     assert r.fault_subcode == "wscn:InvalidArgs"
 
 
-def test_unsupported_format_is_format_not_supported(gateway):
+def test_unsupported_format_is_the_fault_the_windows_driver_falls_back_on(gateway):
     r = create_job(gateway.scan_url, ticket(fmt="xps"))
-    assert r.status == 400 and r.fault_subcode == "wscn:ClientErrorFormatNotSupported"
+    assert r.status == 400 and r.fault_subcode == "wscn:ClientErrorDocumentFormatNotSupported"
 
 
 def test_region_outside_the_scan_area_is_invalid_args(gateway):

@@ -76,7 +76,8 @@ def test_renew_extends_and_get_status_reports_the_expiry(gateway):
 def test_unsubscribe_stops_the_events(gateway):
     with EventSink() as sink:
         r = subscribe(gateway.scan_url, sink.url, ("JobStatusEvent",))
-        assert manage(r, ns.UNSUBSCRIBE_ACTION, "Unsubscribe").status == 200
+        unsubscribed = manage(r, ns.UNSUBSCRIBE_ACTION, "Unsubscribe")
+        assert unsubscribed.status == 200 and len(unsubscribed.find(".//s:Body")) == 0
         job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
         retrieve(gateway.scan_url, job_id, token)
         time.sleep(1.0)
@@ -105,10 +106,15 @@ def test_an_unknown_filter_dialect_is_refused(gateway):
     assert r.fault_subcode == "wse:FilteringRequestedUnavailable"
 
 
-def test_subscriptions_per_client_address_are_limited(fresh_gateway):
-    replies = [subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",)) for _ in range(9)]
-    assert [r.status for r in replies[:8]] == [200] * 8
-    assert replies[8].fault_subcode == "wse:EventSourceUnableToProcess"
+def test_a_client_over_its_subscription_limit_loses_its_oldest_subscription(fresh_gateway):
+    with EventSink() as ends:
+        replies = [subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",),
+                             end_to=ends.url) for _ in range(9)]
+        assert [r.status for r in replies] == [200] * 9
+        assert manage(replies[0], ns.GET_STATUS_ACTION, "GetStatus").fault_subcode == "wsa:DestinationUnreachable"
+        assert all(manage(r, ns.GET_STATUS_ACTION, "GetStatus").status == 200 for r in replies[1:])
+        assert ends.wait_for(lambda ev: len(ev) == 1)
+        assert body(ends.events[0]).findtext(ns.qname(ns.WSE, "Status")) == ns.WSE + "/SourceCancelling"
 
 
 def test_a_jam_is_a_condition_event_and_ends_the_job_aborted(tmp_path):

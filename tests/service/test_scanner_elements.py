@@ -3,7 +3,7 @@
 from lxml import etree
 
 from gateway.wsd import namespaces as ns
-from tests.support.soap_client import call, el, envelope, post, q
+from tests.support.soap_client import call, el, envelope, post, q, ticket
 
 
 def elements(gw, *names):
@@ -75,3 +75,22 @@ def test_names_are_resolved_by_namespace_not_by_prefix(gateway):
     name.text = "s:ScannerStatus"
     r = post(gateway.scan_url, etree.tostring(env))
     assert r.text(".//wscn:ScannerState") == "Idle"
+
+
+def test_an_unknown_vendor_name_is_echoed_as_a_qname_whose_prefix_is_declared(gateway):
+    env = etree.fromstring(envelope(ns.scan_action("GetScannerElements"), None, gateway.scan_url))
+    request = etree.SubElement(env.find(ns.qname(ns.SOAP, "Body")), q("GetScannerElementsRequest"))
+    requested = etree.SubElement(request, q("RequestedElements"))
+    name = etree.SubElement(requested, q("Name"), nsmap={"ihv": "http://example.com/ext"})
+    name.text = "ihv:Gadget"
+    r = post(gateway.scan_url, etree.tostring(env))
+    [data] = r.xml.findall(".//" + q("ElementData"))
+    prefix, local = data.get(q("Name")).split(":")
+    assert (data.nsmap[prefix], local) == ("http://example.com/ext", "Gadget")
+    assert data.get(q("Valid")) == "false"
+
+
+def test_validation_info_lists_image_information_before_a_corrected_ticket(gateway):
+    r = call(gateway.scan_url, "ValidateScanTicket", el("ValidateScanTicketRequest", ticket(dpi=333)))
+    children = [etree.QName(c).localname for c in r.find(".//wscn:ValidationInfo")]
+    assert children == ["ValidTicket", "ImageInformation", "ValidScanTicket"]

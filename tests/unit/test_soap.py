@@ -38,7 +38,7 @@ def test_missing_action_is_its_own_fault():
     header.remove(header.find(ns.qname(ns.WSA, "Action")))
     with pytest.raises(SoapFault) as e:
         parse_envelope(etree.tostring(root))
-    assert e.value.subcode == ns.qname(ns.WSA, "MessageAddressingHeaderRequired")
+    assert e.value.subcode == ns.qname(ns.WSA, "MessageInformationHeaderRequired")
 
 
 def test_a_fault_has_code_subcode_reason_and_the_fault_action():

@@ -51,7 +51,7 @@ def test_a_cleared_condition_gives_a_cleared_event_with_its_id():
     t.sane_error(Status.JAMMED)
     before = t.current()
     t.page_started()
-    events = dict(status_change_events(before, t.current()))
+    events = {name: build() for name, build in status_change_events(before, t.current())}
     cleared = events["ScannerStatusConditionClearedEvent"]
     assert cleared.findtext(f"{W}DeviceConditionCleared/{W}ConditionId") == str(before.conditions[0].id)
     assert events["ScannerStatusSummaryEvent"].findtext(f"{W}StatusSummary/{W}ScannerState") == "Idle"
