@@ -16,14 +16,19 @@ from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
 
 
+STALL_TIMEOUT = 120.0
+"""Seconds a client may take no data at all before its transfer is given up (and the scanner freed)."""
+
+
 class PipeClosed(Exception):
     """The reading side went away (client disconnected or job cancelled)."""
 
 
 @implementer(IPushProducer)
 class ThreadPipe:
-    def __init__(self, reactor, max_chunks: int = 4):
+    def __init__(self, reactor, max_chunks: int = 4, stall_timeout: float = STALL_TIMEOUT):
         self._reactor = reactor
+        self._stall_timeout = stall_timeout
         self._slots = threading.Semaphore(max_chunks)
         self._aborted = threading.Event()
         self._pending: collections.deque[bytes] = collections.deque()
@@ -38,9 +43,15 @@ class ThreadPipe:
     def write(self, data: bytes) -> None:
         if not data:
             return
+        waited = 0.0
         while not self._slots.acquire(timeout=0.25):
             if self._aborted.is_set():
                 raise PipeClosed()
+            waited += 0.25
+            if waited >= self._stall_timeout:
+                self._aborted.set()
+                self._reactor.callFromThread(self.abort)
+                raise PipeClosed(f"the client took nothing for {self._stall_timeout:.0f} s")
         if self._aborted.is_set():
             raise PipeClosed()
         self._reactor.callFromThread(self._arrived, bytes(data))
@@ -63,6 +74,8 @@ class ThreadPipe:
         self._flush()
 
     def _closed(self, error: Exception | None) -> None:
+        if error is None and self._aborted.is_set():
+            error = PipeClosed("the transfer was stopped")
         self._end = (error,)
         self._flush()
 

@@ -42,11 +42,10 @@ DocumentOpener = Callable[[FinalParameters, ThreadPipe], DocumentSink]
 
 @dataclass(frozen=True)
 class ImageTransfer:
-    """A page that started scanning: its bytes arrive through ``pipe``; ``done`` fires at its end."""
+    """A page that started scanning: its bytes arrive through ``pipe``, which also says how it ended."""
 
     content_type: str
     pipe: ThreadPipe
-    done: defer.Deferred
     job: Job
 
 
@@ -80,6 +79,7 @@ class Scanner:
         self.capabilities: Capabilities | None = None
         self.profile: DeviceProfile | None = None
         self._transfer: ImageTransfer | None = None
+        self._creating = False
 
     @defer.inlineCallbacks
     def load(self):
@@ -90,8 +90,11 @@ class Scanner:
         return caps
 
     def stop(self) -> None:
+        """Stop a scan in progress, close the device, end the device thread."""
+        self.session.cancel_requested = True
         if self._transfer is not None:
             self._transfer.pipe.abort()
+        self.session.run(self.session.release)
         self.session.stop()
 
     @property
@@ -117,16 +120,20 @@ class Scanner:
 
     @defer.inlineCallbacks
     def create_job(self, ticket: ScanTicket):
-        if self.jobs.busy():
+        """Set the device up for a ticket and register the job; one at a time, from the first request on."""
+        if self.jobs.busy() or self._creating:
             raise JobError("busy", "the scanner is busy with another job")
         final = self.negotiate(ticket)
         settings = sane_settings(final, final.front, self.profile)
+        self._creating = True
         try:
             applied = yield self.session.run(self.session.apply, settings)
         except SaneError as e:
             yield self.session.run(self.session.release)
             self.status.sane_error(e.status)
             raise ServiceError("device", f"the scanner reports: {e.message}") from None
+        finally:
+            self._creating = False
         final = self._read_back(final, applied.values)
         info = self._image_information(final)
         p = applied.parameters
@@ -165,15 +172,14 @@ class Scanner:
         self.status.busy(True)
         pipe = ThreadPipe(self.reactor)
         started: defer.Deferred = defer.Deferred()
-        done: defer.Deferred = defer.Deferred()
-        transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, done, job)
+        transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, job)
+        self._transfer = transfer
 
         def transferred(result):
             images, last = result
             pipe.close(None)
             job.no_more_images = job.no_more_images or last
             self._transfer_ended(job, images, None)
-            done.callback(job)
 
         def failed(failure):
             error = failure.value
@@ -181,8 +187,6 @@ class Scanner:
             self._transfer_ended(job, 0, failure)
             if not started.called:
                 started.errback(self._service_error(error, job))
-            else:
-                done.errback(failure)
 
         first_page = lambda: self.reactor.callFromThread(self._transfer_started, transfer, started)  # noqa: E731
         self.session.run(self._scan_document, job, pipe, first_page).addCallbacks(transferred, failed)
@@ -248,14 +252,16 @@ class Scanner:
         return [j.snapshot() for j in self.jobs.history]
 
     def _transfer_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
-        self._transfer = transfer
         self.status.page_started()
         started.callback(transfer)
 
     def _transfer_ended(self, job: Job, images: int, failure) -> None:
         self._transfer = None
         error = failure.value if failure is not None else None
-        if error is None:
+        if job.state is JobState.TERMINATING:
+            job.retrieving = False
+            self.jobs.end(job, JobState.CANCELED, ("None",))
+        elif error is None:
             self.jobs.retrieve_finished(job, images)
         elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
                 job.scans_completed > 0 or job.final.input_source.value is not InputSource.PLATEN):
@@ -286,11 +292,14 @@ class Scanner:
         job = self.jobs.find(job_id)
         if job.state.ended:
             raise JobError("not-found", f"job {job_id} has already ended")
-        self.session.cancel_requested = True
-        if self._transfer is not None and self._transfer.job is job:
-            self._transfer.pipe.abort()
-        self.jobs.end(job, JobState.CANCELED, ("None",))
-        if not job.retrieving:
+        if job.retrieving:
+            # The device thread is still in the scan: the job ends (Canceled) when it stops.
+            self.session.cancel_requested = True
+            if self._transfer is not None and self._transfer.job is job:
+                self._transfer.pipe.abort()
+            self.jobs.set_state(job, JobState.TERMINATING, ("None",))
+        elif job.state is not JobState.TERMINATING:
+            self.jobs.end(job, JobState.CANCELED, ("None",))
             self.session.run(self.session.release)
         log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
 

@@ -108,7 +108,7 @@ class JobTable:
         job = self.find(job_id)
         if not secrets.compare_digest(job.token, token or ""):
             raise JobError("bad-token", "the JobToken does not belong to this job")
-        if job.state is JobState.CANCELED:
+        if job.state in (JobState.CANCELED, JobState.TERMINATING):
             raise JobError("cancelled", "the job was cancelled")
         if job.state.ended or job.all_images_done:
             raise JobError("no-images", "the job has no more images")

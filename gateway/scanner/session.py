@@ -148,6 +148,8 @@ class DeviceSession:
                 self.release()
 
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
+        """Set a new job's options; a cancel asked of an earlier job no longer applies."""
+        self.cancel_requested = False
         dev = self._device()
         opts = dev.options()
         for name, value in settings:
@@ -171,7 +173,6 @@ class DeviceSession:
         (``StripPump``), so a slow scanner and the encoder work side by side.
         """
         dev = self._device()
-        self.cancel_requested = False
         dev.start()
         params = dev.parameters()
         if params.format in PLANES:

@@ -66,8 +66,8 @@ class PushScans:
         log.info("push scan offered to {dest} ({peer})", dest=dest.display_name, peer=subscription.peer)
         return pending
 
-    def claim(self, identifier: str, token: str | None) -> Destination:
-        """Check a push CreateScanJob; the identifier is used up by the job it starts."""
+    def check(self, identifier: str, token: str | None) -> Destination:
+        """Check a push CreateScanJob's identifier and token; ``used`` spends them once its job exists."""
         now = self._clock.seconds()
         for key in [k for k, p in self._pending.items() if now - p.issued_at > SCAN_IDENTIFIER_LIFETIME]:
             del self._pending[key]
@@ -77,8 +77,10 @@ class PushScans:
         if not token or not secrets.compare_digest(pending.token, token):
             raise sender_fault(ns.WSCN, "ClientErrorInvalidDestinationToken",
                                "the DestinationToken is not the one of the chosen destination")
-        del self._pending[identifier]
         found = self._events.find_destination(token)
         if found is None:
             raise sender_fault(ns.WSCN, "ClientErrorInvalidDestinationToken", "the destination is gone")
         return found[1]
+
+    def used(self, identifier: str) -> None:
+        self._pending.pop(identifier, None)

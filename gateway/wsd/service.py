@@ -256,10 +256,12 @@ class DeviceResource(resource.Resource):
     def create_scan_job(self, env: Envelope, request):
         identifier, token = msg.parse_push_identifiers(env.body)
         if identifier is not None:
-            destination = self.push.claim(identifier, token)
-            log.info("push scan for {dest} claimed by {peer}", dest=destination.display_name, peer=_peer(request))
+            destination = self.push.check(identifier, token)
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
         job = yield self.device.create_job(ticket)
+        if identifier is not None:
+            self.push.used(identifier)
+            log.info("push scan for {dest} started by {peer}", dest=destination.display_name, peer=_peer(request))
         self._respond(env, request, "CreateScanJob",
                       msg.create_job_response(job.id, job.token, job.image_info, job.final))
 

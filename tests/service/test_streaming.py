@@ -97,3 +97,34 @@ def test_a_client_that_goes_away_mid_image_aborts_the_job_and_frees_the_scanner(
     after = create_job(gw.scan_url, ticket(dpi=75))
     assert after.status == 200
     call(gw.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_of(after)[0])))
+
+
+def test_cancel_during_a_transfer_ends_the_job_only_when_the_scan_stopped_and_the_next_job_gets_its_settings(
+        slow_gateway):
+    import io
+    import time
+
+    from PIL import Image
+    from tests.support.soap_client import retrieve
+    gw = slow_gateway
+    job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=300,
+                                                         region=(0, 0, 8000, 11000))))
+    conn, response = open_retrieve(gw.scan_url, job_id, token)
+    response.read1(4096)
+    call(gw.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+    deadline = time.monotonic() + 30
+    while True:
+        created = create_job(gw.scan_url, ticket(fmt="png", color="Grayscale8", dpi=75, region=(0, 0, 2000, 1000)))
+        if created.status == 200 or time.monotonic() > deadline:
+            break
+        assert created.fault_subcode == "wscn:ServerErrorNotAcceptingJobs"
+        time.sleep(0.1)
+    conn.close()
+    assert created.status == 200
+    state = call(gw.scan_url, "GetJobElements", el("GetJobElementsRequest", el("JobId", text=job_id),
+                 el("RequestedElements", el("Name", text="wscn:JobStatus")))).text(".//wscn:JobState")
+    assert state == "Canceled"
+    second, token2 = job_of(created)
+    picture = Image.open(io.BytesIO(retrieve(gw.scan_url, second, token2).image))
+    assert picture.mode == "L"
+    assert picture.size == (int(created.text(".//wscn:PixelsPerLine")), int(created.text(".//wscn:NumberOfLines")))

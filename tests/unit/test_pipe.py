@@ -58,3 +58,25 @@ def test_a_gone_consumer_makes_the_writer_stop():
     pipe.stopProducing()
     with pytest.raises(PipeClosed):
         pipe.write(b"2")
+
+
+def test_a_client_that_takes_nothing_for_the_stall_timeout_stops_the_writer():
+    pipe = ThreadPipe(InlineReactor(), max_chunks=1, stall_timeout=0.5)
+    done = []
+    pipe.attach(lambda d: None, done.append)
+    pipe.pauseProducing()
+    pipe.write(b"1")
+    with pytest.raises(PipeClosed):
+        pipe.write(b"2")
+    pipe.close()
+    assert isinstance(done[0], PipeClosed)
+
+
+def test_an_aborted_transfer_never_ends_as_a_success():
+    pipe = ThreadPipe(InlineReactor())
+    done = []
+    pipe.attach(lambda d: None, done.append)
+    pipe.write(b"last")
+    pipe.abort()
+    pipe.close(None)
+    assert isinstance(done[0], PipeClosed)
