@@ -23,7 +23,8 @@ from gateway.scanner.buttons import ButtonWatcher, read_sensors
 from gateway.scanner.device import Scanner
 from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
 from gateway.scanner.saneapi import SaneLibrary
-from gateway.web.push import PushResource
+from gateway.netpolicy import NetworkPolicy
+from gateway.web.push import PushResource, ensure_token
 from gateway.web.status import StatusPage
 from gateway.wsd import namespaces as ns
 from gateway.wsd.discovery import DiscoverableDevice, DiscoveryService
@@ -71,10 +72,12 @@ class Gateway:
         self.scanners: dict[str, Scanner] = {}
         self.status_page = StatusPage(self)
         self.root = RootResource(self.status_page)
-        self.root.putChild(b"push", PushResource(self))
+        self.root.putChild(b"push", PushResource(self, ensure_token(self.settings.state_dir)))
         self.site = server.Site(self.root)
         self.site.requestFactory = LimitedRequest
         self.site.displayTracebacks = False
+        self.site.policy = self.policy = NetworkPolicy(self.settings.interfaces, self.settings.allowed_networks,
+                                                       self.settings.ipv6)
         self.ports = []
         self.discovery = None
         self.events: dict[str, EventSource] = {}
@@ -130,7 +133,8 @@ class Gateway:
         scanner.served = served
         self.describe(scanner)
         self.scanners[served.uuid] = scanner
-        events = EventSource(self.reactor, self.post, frozenset(ns.scan_action(e) for e in ns.SCAN_EVENTS), name)
+        events = EventSource(self.reactor, self.post, frozenset(ns.scan_action(e) for e in ns.SCAN_EVENTS), name,
+                             target_allowed=self.policy.event_target_allowed)
         self.events[served.uuid] = events
         self.push[served.uuid] = PushScans(self.reactor, events)
         self.last_status[served.uuid] = scanner.scanner_status()

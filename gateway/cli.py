@@ -162,9 +162,19 @@ def push(settings, scanner: str, destination: str | None) -> int:
     form = {"scanner": scanner}
     if destination:
         form["destination"] = destination
+    from gateway.web.push import TOKEN_FILE, TOKEN_HEADER
+
     url = f"http://127.0.0.1:{settings.port}/push"
     try:
-        with urllib.request.urlopen(url, data=urllib.parse.urlencode(form).encode(), timeout=10) as r:
+        token = (settings.state_dir / TOKEN_FILE).read_text().strip()
+    except OSError as e:
+        print(f"sane-wsd-gateway: cannot read the push token ({e}); run as root or as the service's user",
+              file=sys.stderr)
+        return 1
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
+                                     headers={TOKEN_HEADER.decode(): token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
             print(r.read().decode().strip())
             return 0
     except urllib.error.HTTPError as e:

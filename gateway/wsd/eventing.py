@@ -12,6 +12,7 @@ import io
 import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -148,8 +149,9 @@ class EventSource:
     """The subscriptions to one device's events, and their delivery."""
 
     def __init__(self, clock, post: Callable[[str, bytes], defer.Deferred], offered: frozenset[str],
-                 name: str = "device"):
+                 name: str = "device", target_allowed: Callable[[str, str], bool] = lambda host, peer: True):
         self._clock = clock
+        self._target_allowed = target_allowed
         self._post = post
         self.offered = offered
         self.name = name
@@ -170,6 +172,11 @@ class EventSource:
         if notify_to is None:
             raise sender_fault(ns.WSE, "EventSourceUnableToProcess", "Delivery has no NotifyTo")
         end_to = EndpointRef.parse(body.find(qname(ns.WSE, "EndTo")))
+        for epr in (notify_to, end_to):
+            host = urlsplit(epr.address).hostname if epr is not None else None
+            if epr is not None and not self._target_allowed(host or "", peer):
+                raise sender_fault(ns.WSE, "EventSourceUnableToProcess",
+                                   f"events are not sent to {host}: give an address of the subscribing machine")
         actions = _filter_actions(body.find(qname(ns.WSE, "Filter")), self.offered)
         lifetime = _expires(body.find(qname(ns.WSE, "Expires")))
         own = [s for s in self.subscriptions.values() if s.peer == peer]

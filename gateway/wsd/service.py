@@ -69,9 +69,23 @@ class ScanDevice(Protocol):
 
 
 class LimitedRequest(server.Request):
-    """Refuses a body larger than MAX_BODY_BYTES before reading it (HTTP 413)."""
+    """Refuses a body larger than MAX_BODY_BYTES before reading it (HTTP 413),
+    and a client the site's ``policy`` does not serve (HTTP 403)."""
 
     too_large = False
+
+    def process(self):
+        policy = getattr(self.channel.site, "policy", None)
+        peer = getattr(self.getClientAddress(), "host", "")
+        local = getattr(self.getHost(), "host", "")
+        if policy is not None and not (policy.peer_allowed(peer) and policy.local_address_allowed(local)):
+            log.info("refused {peer} (reached at {local}): not on a served network", peer=peer, local=local)
+            self.setResponseCode(403)
+            self.setHeader(b"content-type", b"text/plain")
+            self.write(b"this scanner serves its local network only\n")
+            self.finish()
+            return
+        super().process()
 
     def gotLength(self, length):
         if length is not None and length > MAX_BODY_BYTES:

@@ -169,7 +169,7 @@ def test_push_scan_reaches_the_chosen_destination_and_its_job_is_accepted(gatewa
         subscribe(gateway.scan_url, other.url, ("ScanAvailableEvent",), destinations=(("OTHER-PC", "Scan"),))
         tokens = {x.findtext(W + "ClientContext"): x.findtext(W + "DestinationToken")
                   for x in r.xml.iter(W + "DestinationResponse")}
-        pushed = run_cli("push", "--port", str(gateway.port), "test:0", "PC-TEST")
+        pushed = run_cli("push", "--port", str(gateway.port), "--state-dir", str(gateway.state), "test:0", "PC-TEST")
         assert pushed.returncode == 0, pushed.stderr
         assert pc.wait_for(lambda ev: len(ev) == 1)
         [event] = of(pc, "ScanAvailableEvent")
@@ -190,7 +190,7 @@ def test_push_scan_with_a_wrong_identifier_or_token_is_refused(gateway):
     with EventSink() as pc:
         r = subscribe(gateway.scan_url, pc.url, ("ScanAvailableEvent",), destinations=(("PC-X", "Scan"),))
         token = r.text(".//wscn:DestinationToken")
-        assert run_cli("push", "--port", str(gateway.port), "test:0", "PC-X").returncode == 0
+        assert run_cli("push", "--port", str(gateway.port), "--state-dir", str(gateway.state), "test:0", "PC-X").returncode == 0
         assert pc.wait_for(lambda ev: len(ev) == 1)
         identifier = of(pc, "ScanAvailableEvent")[0].findtext(W + "ScanIdentifier")
 
@@ -206,7 +206,7 @@ def test_push_scan_with_a_wrong_identifier_or_token_is_refused(gateway):
 
 
 def test_push_to_an_unknown_destination_says_which_are_known(gateway):
-    r = run_cli("push", "--port", str(gateway.port), "test:0", "NOBODY")
+    r = run_cli("push", "--port", str(gateway.port), "--state-dir", str(gateway.state), "test:0", "NOBODY")
     assert r.returncode == 1 and "NOBODY" in r.stderr
 
 
@@ -265,3 +265,12 @@ def test_the_status_page_shows_subscribers_and_destinations(fresh_gateway):
         subscribe(fresh_gateway.scan_url, pc.url, ("ScanAvailableEvent",), destinations=(("PC-PAGE", "Scan"),))
         page = fresh_gateway.get("/").decode()
     assert "1 from 127.0.0.1" in page and "PC-PAGE" in page
+
+
+def test_push_without_the_token_is_refused_even_from_this_machine(gateway):
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}/push", data=b"scanner=test:0")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    assert e.value.code == 403
