@@ -126,6 +126,10 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("port 5357 belongs to wsdd on Samba hosts: choose another")
     if s.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    try:
+        s.friendly_name.format(vendor="", model="", host="", device="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(f"friendly_name may use {{vendor}}, {{model}}, {{host}} and {{device}}, not {e}") from None
     if s.test_device not in ("auto", "yes", "no"):
         raise ConfigError("test_device must be auto, yes or no")
     return s

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from gateway.model import (
     Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    ColorMode, JobState, Region, ScannerStatus, ScanTicket, ServiceError, TicketRejected, UsedSide,
+    ColorMode, JobState, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
@@ -108,10 +108,7 @@ class Scanner:
         return ImageInformation(predicted_info(final.front, bpl), back)
 
     def negotiate(self, ticket: ScanTicket) -> FinalParameters:
-        final = negotiate(ticket, self.capabilities)
-        if not self._format_holds(final.format.value, final.front.color):
-            raise TicketRejected("conflict", f"format {final.format.value} cannot hold {final.front.color.value}")
-        return final
+        return negotiate(ticket, self.capabilities, self._format_holds)
 
     def validate(self, ticket: ScanTicket) -> tuple[FinalParameters, ImageInformation]:
         """ValidateScanTicket: no device access, so it never disturbs a running job."""

@@ -8,7 +8,8 @@ the client left out is our default (``used_default``).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, Callable
 
 from gateway.model import (
     CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, FinalParameters,
@@ -26,11 +27,11 @@ FORMAT_PREFERENCE = ("png", "jfif", "exif", "dib")
 
 # Colour fallbacks, nearest first, for a mode a source lacks.
 _COLOR_FALLBACK = {
-    ColorMode.RGB_48: (ColorMode.RGB_24, ColorMode.GRAYSCALE_16, ColorMode.GRAYSCALE_8),
-    ColorMode.RGB_24: (ColorMode.RGB_48, ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16),
-    ColorMode.GRAYSCALE_16: (ColorMode.GRAYSCALE_8, ColorMode.RGB_48, ColorMode.RGB_24),
-    ColorMode.GRAYSCALE_8: (ColorMode.GRAYSCALE_16, ColorMode.BLACK_AND_WHITE_1, ColorMode.RGB_24),
-    ColorMode.BLACK_AND_WHITE_1: (ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16, ColorMode.RGB_24),
+    ColorMode.RGB_48: (ColorMode.RGB_24, ColorMode.GRAYSCALE_16, ColorMode.GRAYSCALE_8, ColorMode.BLACK_AND_WHITE_1),
+    ColorMode.RGB_24: (ColorMode.RGB_48, ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16, ColorMode.BLACK_AND_WHITE_1),
+    ColorMode.GRAYSCALE_16: (ColorMode.GRAYSCALE_8, ColorMode.RGB_48, ColorMode.RGB_24, ColorMode.BLACK_AND_WHITE_1),
+    ColorMode.GRAYSCALE_8: (ColorMode.GRAYSCALE_16, ColorMode.BLACK_AND_WHITE_1, ColorMode.RGB_24, ColorMode.RGB_48),
+    ColorMode.BLACK_AND_WHITE_1: (ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16, ColorMode.RGB_24, ColorMode.RGB_48),
 }
 
 
@@ -129,7 +130,21 @@ def _region(req: RequestedSide, source: SourceCapabilities, input_size: Size) ->
     return Region(x, y, cw, ch), clipped, False
 
 
-def negotiate(ticket: ScanTicket, caps: Capabilities) -> FinalParameters:
+def _fit_color_to_format(side: UsedSide, requested: Requested[str] | None, fmt: str, source: SourceCapabilities,
+                         format_holds: Callable[[str, ColorMode], bool]) -> UsedSide:
+    """A colour the file format can hold: the nearest one, unless the client insisted on its own."""
+    if format_holds(fmt, side.color):
+        return side
+    if requested is not None and requested.must_honor:
+        raise TicketRejected("format", f"format {fmt} cannot hold {side.color.value}")
+    for color in (side.color, *_COLOR_FALLBACK[side.color]):
+        if color in source.colors and format_holds(fmt, color):
+            return replace(side, color=color, color_override=True, color_default=False)
+    raise TicketRejected("format", f"format {fmt} cannot hold any colour mode of this source")
+
+
+def negotiate(ticket: ScanTicket, caps: Capabilities,
+              format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True) -> FinalParameters:
     """The parameters a job will use for this ticket, or ``TicketRejected``."""
     p: DocumentParameters = ticket.parameters
 
@@ -196,6 +211,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities) -> FinalParameters:
         scaling = Used(Size(100, 100), override=True)
 
     front = _side(p.front, src_caps, input_size)
+    front = _fit_color_to_format(front, p.front.color if p.front else None, fmt.value, src_caps, format_holds)
     # SANE scans both sides of a sheet with one set of options: the back is the front.
     back = front if source.value is InputSource.ADF_DUPLEX else None
     return FinalParameters(

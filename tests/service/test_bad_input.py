@@ -115,6 +115,16 @@ def test_each_fault_is_logged_once(gateway):
     assert after == before + 1
 
 
-def test_a_format_that_cannot_hold_the_colour_mode_is_a_conflict(gateway):
-    r = create_job(gateway.scan_url, ticket(fmt="tiff-single-g4", color="RGB24"))
-    assert r.fault_subcode == "wscn:ClientErrorConflictingRequiredParameters"
+def test_a_format_that_cannot_hold_an_insisted_colour_mode_is_refused(gateway):
+    r = create_job(gateway.scan_url, ticket(fmt="tiff-single-g4", color="RGB24", must_honor=("ColorProcessing",)))
+    assert r.fault_subcode == "wscn:ClientErrorDocumentFormatNotSupported"
+
+
+def test_a_format_that_cannot_hold_the_colour_mode_gets_the_nearest_one_it_can(gateway):
+    r = create_job(gateway.scan_url, ticket(fmt="tiff-single-g4", color="Grayscale8", dpi=75))
+    assert r.status == 200
+    color = r.find(".//wscn:DocumentFinalParameters//wscn:ColorProcessing")
+    assert color.text == "BlackAndWhite1"
+    assert color.get("{http://schemas.microsoft.com/windows/2006/08/wdp/scan}Override") == "true"
+    job_id, token = job_of(r)
+    assert retrieve(gateway.scan_url, job_id, token).image.startswith((b"II*\x00", b"MM\x00*"))

@@ -112,3 +112,11 @@ def test_a_usb_scanner_is_known_by_vendor_product_and_serial_not_by_its_port(tmp
     assert usb_identity("epson2:libusb:001:004", sysfs=tmp_path) == "usb:04b8:0130:L123456"
     assert usb_identity("epson2:libusb:002:009", sysfs=tmp_path) is None
     assert usb_identity("test:0", sysfs=tmp_path) is None
+
+
+def test_a_friendly_name_with_an_unknown_field_is_a_config_error(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nfriendly_name = {brand} scanner\n")
+    with pytest.raises(ConfigError) as e:
+        load(conf)
+    assert "brand" in str(e.value)
