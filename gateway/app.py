@@ -11,7 +11,6 @@ import hashlib
 import socket
 from dataclasses import dataclass, replace
 
-import netifaces
 from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
@@ -35,21 +34,6 @@ from gateway.wsd.push import NoDestination, PushScans
 from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
 
 log = Logger()
-
-
-def interface_addresses(names: tuple[str, ...], ipv6: bool) -> list[str]:
-    """The addresses to listen on for the named interfaces ('' = every address)."""
-    found = []
-    for name in names:
-        try:
-            addrs = netifaces.ifaddresses(name)
-        except ValueError:
-            log.warn("interface {name} does not exist", name=name)
-            continue
-        found += [a["addr"] for a in addrs.get(netifaces.AF_INET, [])]
-        if ipv6:
-            found += [a["addr"] for a in addrs.get(netifaces.AF_INET6, []) if "%" not in a["addr"]]
-    return found
 
 
 def write_sane_config(settings: Settings) -> str:
@@ -235,17 +219,17 @@ class Gateway:
         return self.push[scanner.uuid].announce(destination or self.settings.push_destination or None)
 
     def listen(self) -> None:
-        addresses = interface_addresses(self.settings.interfaces, self.settings.ipv6) if self.settings.interfaces \
-            else (["::"] if self.settings.ipv6 and socket.has_ipv6 else ["0.0.0.0"])
-        for addr in addresses:
-            try:
-                self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface=addr))
-            except CannotListenError as e:
-                if addr == "::" and getattr(e.socketError, "errno", None) in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
-                    log.info("no IPv6 ({error}); listening on IPv4 only", error=e)
-                    self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface="0.0.0.0"))
-                else:
-                    raise
+        """Every address, IPv6 and IPv4 on one socket: addresses that come later (DHCP, IPv6 link-local)
+        work at once, and the policy turns away clients of interfaces that are not served."""
+        wildcard = "::" if self.settings.ipv6 and socket.has_ipv6 else "0.0.0.0"
+        try:
+            self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface=wildcard))
+        except CannotListenError as e:
+            if wildcard != "::" or getattr(e.socketError, "errno", None) not in (errno.EAFNOSUPPORT,
+                                                                                  errno.EADDRNOTAVAIL):
+                raise
+            log.info("no IPv6 ({error}); listening on IPv4 only", error=e)
+            self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface="0.0.0.0"))
 
     def url_on(self, host: str, uuid: str) -> str:
         literal = f"[{host}]" if ":" in host else host
