@@ -18,15 +18,17 @@ REFRESH_SECONDS = 5.0
 
 
 def _ip(host: str):
+    """An address literal (IPv4-mapped IPv6 as IPv4), or None for a name or garbage."""
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
+        address = ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
     except ValueError:
         return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
-def _unmapped(address):
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped or address
+def _this_link(address) -> bool:
+    """Loopback and IPv6 link-local never leave the machine or the link they came from."""
+    return address.is_loopback or (address.version == 6 and address.is_link_local)
 
 
 class NetworkPolicy:
@@ -51,10 +53,7 @@ class NetworkPolicy:
         address = _ip(host)
         if address is None:
             return False
-        address = _unmapped(address)
-        if address.is_loopback or (address.version == 6 and address.is_link_local):
-            return True
-        if any(address in n for n in self._allowed):
+        if _this_link(address) or any(address in n for n in self._allowed):
             return True
         self._refresh()
         return any(address in a.network for a in self._served)
@@ -66,8 +65,7 @@ class NetworkPolicy:
         address = _ip(host)
         if address is None:
             return False
-        address = _unmapped(address)
-        if address.is_loopback or (address.version == 6 and address.is_link_local):
+        if _this_link(address):
             return True
         self._refresh()
         return any(str(address) == a.address for a in self._served)
@@ -75,14 +73,13 @@ class NetworkPolicy:
     def event_target_allowed(self, host: str, subscriber: str) -> bool:
         """Events go to the subscriber's side of the network, not to this machine (unless it subscribed itself)."""
         peer = _ip(subscriber)
-        if peer is not None and _unmapped(peer).is_loopback:
+        if peer is not None and peer.is_loopback:
             return True
         if host.lower() in ("localhost", "localhost.localdomain"):
             return False
         target = _ip(host)
         if target is None:
             return True
-        target = _unmapped(target)
         if target.is_loopback or target.is_unspecified:
             return False
         self._refresh()
