@@ -255,3 +255,25 @@ def test_a_platen_pdf_is_one_page(gateway, tmp_path):
     r = retrieve(gateway.scan_url, job_id, token)
     assert pdf_pages(r.image, tmp_path) == 1
     assert retrieve(gateway.scan_url, job_id, token).fault_subcode == "wscn:ClientErrorNoImagesAvailable"
+
+
+@pytest.mark.parametrize("fmt, color, kind", [
+    ("png", "RGB24", "PNG"), ("jfif", "Grayscale8", "JPEG"), ("exif", "RGB24", "JPEG"), ("dib", "RGB24", "BMP"),
+    ("tiff-single-uncompressed", "Grayscale16", "TIFF"), ("tiff-single-g4", "BlackAndWhite1", "TIFF"),
+    ("tiff-multi-uncompressed", "RGB24", "TIFF"), ("tiff-multi-g4", "BlackAndWhite1", "TIFF"),
+])
+def test_every_advertised_image_format_decodes_at_the_promised_size(gateway, fmt, color, kind):
+    created, image = scan(gateway, fmt=fmt, color=color, dpi=75, region=(0, 0, 3000, 2000))
+    picture = Image.open(io.BytesIO(image.image))
+    assert picture.format == kind
+    assert picture.size == (int(created.text(".//wscn:PixelsPerLine")), int(created.text(".//wscn:NumberOfLines")))
+    assert image.parts()[1][0] == {"PNG": "image/png", "JPEG": "image/jpeg", "BMP": "image/bmp",
+                                   "TIFF": "image/tiff"}[kind]
+
+
+def test_the_service_advertises_exactly_the_formats_tested_here(gateway):
+    r = call(gateway.scan_url, "GetScannerElements", el("GetScannerElementsRequest", el(
+        "RequestedElements", el("Name", text="wscn:ScannerConfiguration"))))
+    advertised = {e.text for e in r.xml.iter("{*}FormatValue")}
+    assert advertised == {"png", "jfif", "exif", "dib", "tiff-single-uncompressed", "tiff-single-g4",
+                          "tiff-multi-uncompressed", "tiff-multi-g4", "pdf-a"}
