@@ -36,17 +36,6 @@ from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
 log = Logger()
 
 
-def write_sane_config(settings: Settings) -> str:
-    """SANE_CONFIG_DIR for this run: the configured backends, or the system's (plus ``test`` unless off)."""
-    config_dir = sane_config_dir(settings.state_dir, settings.test_device != "no")
-    if settings.backends:
-        dll = settings.state_dir / "sane.d" / "dll.conf"
-        dll.write_text("\n".join(settings.backends) + "\n")
-        for entry in (settings.state_dir / "sane.d" / "dll.d").iterdir():
-            entry.unlink()
-    return config_dir
-
-
 @dataclass
 class Gateway:
     settings: Settings
@@ -69,7 +58,8 @@ class Gateway:
         self.push: dict[str, PushScans] = {}
         self.last_status: dict = {}
         self.post = http_poster(self.reactor)
-        self.library = SaneLibrary(write_sane_config(self.settings))
+        self.library = SaneLibrary(sane_config_dir(self.settings.state_dir, self.settings.test_device != "no",
+                                                   self.settings.backends))
         self.store = UuidStore(self.settings.state_dir)
         self.versions = MetadataVersions(self.settings.state_dir)
 

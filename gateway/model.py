@@ -171,32 +171,6 @@ class FinalParameters:
     front: UsedSide
     back: UsedSide | None = None
 
-    def as_ticket(self) -> DocumentParameters:
-        """The same settings as a request, for ValidScanTicket and DefaultScanTicket."""
-        def side(s: UsedSide) -> RequestedSide:
-            r = s.region
-            return RequestedSide(
-                region=RequestedRegion(Requested(r.x_offset), Requested(r.y_offset),
-                                       Requested(r.width), Requested(r.height)),
-                color=Requested(s.color.value),
-                resolution=Requested(s.resolution),
-            )
-        return DocumentParameters(
-            format=Requested(self.format.value),
-            compression_quality=Requested(self.compression_quality.value),
-            images_to_transfer=Requested(self.images_to_transfer.value),
-            input_source=Requested(self.input_source.value),
-            content_type=Requested(self.content_type.value),
-            input_size=Requested(self.input_size),
-            brightness=Requested(self.brightness.value),
-            contrast=Requested(self.contrast.value),
-            sharpness=Requested(self.sharpness.value),
-            scaling=Requested(self.scaling.value),
-            rotation=Requested(self.rotation.value),
-            front=side(self.front),
-            back=side(self.back) if self.back else None,
-        )
-
 
 @dataclass(frozen=True)
 class ImageInfo:

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,8 +121,9 @@ class MetadataVersions(_JsonState):
         return entry["version"]
 
 
-def sane_config_dir(state_dir: Path, with_test_backend: bool, system_dir: Path = Path("/etc/sane.d")) -> str:
-    """A SANE_CONFIG_DIR listing the system's local backends (plus ``test``), then the system's own.
+def sane_config_dir(state_dir: Path, with_test_backend: bool, backends: Sequence[str] = (),
+                    system_dir: Path = Path("/etc/sane.d")) -> str:
+    """A SANE_CONFIG_DIR listing the given backends, or the system's local ones (plus ``test``).
 
     The trailing colon makes SANE search its default directories after ours,
     so every real backend keeps its own configuration; our ``dll.d`` is the
@@ -132,17 +134,18 @@ def sane_config_dir(state_dir: Path, with_test_backend: bool, system_dir: Path =
     (ours / "dll.d").mkdir(parents=True, exist_ok=True)
     for old in (ours / "dll.d").iterdir():
         old.unlink()
+    if with_test_backend and not (ours / "test.conf").exists():
+        (ours / "test.conf").write_text(TEST_BACKEND_CONF)
+    if backends:
+        (ours / "dll.conf").write_text("\n".join(backends) + "\n")
+        return f"{ours}:"
     if (system_dir / "dll.d").is_dir():
         for entry in (system_dir / "dll.d").iterdir():
             names = [b for b in _backend_names(entry) if b not in NETWORK_BACKENDS]
             if names:
                 (ours / "dll.d" / entry.name).write_text("\n".join(names) + "\n")
-    backends = [b for b in _backend_names(system_dir / "dll.conf") if b != "test" and b not in NETWORK_BACKENDS]
-    if with_test_backend:
-        backends.append("test")
-        if not (ours / "test.conf").exists():
-            (ours / "test.conf").write_text(TEST_BACKEND_CONF)
-    (ours / "dll.conf").write_text("\n".join(backends) + "\n")
+    chosen = [b for b in _backend_names(system_dir / "dll.conf") if b != "test" and b not in NETWORK_BACKENDS]
+    (ours / "dll.conf").write_text("\n".join(chosen + (["test"] if with_test_backend else [])) + "\n")
     return f"{ours}:"
 
 

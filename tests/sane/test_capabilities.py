@@ -13,8 +13,7 @@ pytestmark = pytest.mark.sane
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
     state = tmp_path_factory.mktemp("sane")
-    config = sane_config_dir(state, with_test_backend=True)
-    (state / "sane.d" / "dll.conf").write_text("test\n")
+    config = sane_config_dir(state, with_test_backend=True, backends=["test"])
     library = SaneLibrary(config)
     info = next(d for d in library.devices() if d.name == "test:0")
     dev = library.open(info)
