@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from gateway.model import (
     Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    ColorMode, JobState, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
+    ColorMode, JobState, JobStateReason, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
@@ -257,7 +257,7 @@ class Scanner:
         error = failure.value if failure is not None else None
         if job.state is JobState.TERMINATING:
             job.retrieving = False
-            self.jobs.end(job, JobState.CANCELED, ("None",))
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
         elif error is None:
             self.jobs.retrieve_finished(job, images)
         elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
@@ -268,12 +268,15 @@ class Scanner:
             self.jobs.retrieve_finished(job, 0)
         elif isinstance(error, SaneError) and error.status is Status.CANCELLED or job.state.ended:
             job.retrieving = False
+            # Not cancelled through CancelJob (that job is Terminating): stopped at the scanner itself.
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.CANCELED_AT_DEVICE,))
         elif isinstance(error, PipeClosed):
             job.retrieving = False
-            self.jobs.end(job, JobState.ABORTED, ("ImageTransferError",))
+            # The schema has no reason for a failed transfer: the job ended with an error.
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
         else:
             job.retrieving = False
-            reason = "JobCompletedWithErrors"
+            reason = JobStateReason.COMPLETED_WITH_ERRORS
             if isinstance(error, SaneError):
                 reason = self.status.sane_error(error.status).job_reason
                 log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self.name,
@@ -294,9 +297,9 @@ class Scanner:
             self.session.cancel_requested = True
             if self._transfer is not None and self._transfer.job is job:
                 self._transfer.pipe.abort()
-            self.jobs.set_state(job, JobState.TERMINATING, ("None",))
+            self.jobs.set_state(job, JobState.TERMINATING, (JobStateReason.NONE,))
         elif job.state is not JobState.TERMINATING:
-            self.jobs.end(job, JobState.CANCELED, ("None",))
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
             self.session.run(self.session.release)
         log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
 

@@ -31,9 +31,9 @@ SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
 
 FAULTS = {
     "conflict": (ns.WSCN, "ClientErrorConflictingRequiredParameters", "Sender"),
-    # format.md names this fault, and says the Windows driver falls back to another format on it;
-    # createscanjobrequest.md calls it ClientErrorFormatNotSupported.
-    "format": (ns.WSCN, "ClientErrorDocumentFormatNotSupported", "Sender"),
+    # The schema's fault list names it so (format.md's "ClientErrorDocumentFormatNotSupported" is not in it);
+    # the Windows driver falls back to another format on it.
+    "format": (ns.WSCN, "ClientErrorFormatNotSupported", "Sender"),
     "invalid": (ns.WSCN, "InvalidArgs", "Sender"),
     "no-images": (ns.WSCN, "ClientErrorNoImagesAvailable", "Sender"),
     "busy": (ns.WSCN, "ServerErrorNotAcceptingJobs", "Receiver"),
@@ -285,8 +285,7 @@ class DeviceResource(resource.Resource):
         token = msg.parse_job_token(env.body)
         name = msg.parse_document_name(env.body)
         transfer = yield self.device.retrieve(job_id, token)
-        if name:
-            transfer.job.documents.append(name)
+        transfer.job.documents.append(name or f"Image{len(transfer.job.documents) + 1:03d}")
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
                                         msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
@@ -323,6 +322,8 @@ class DeviceResource(resource.Resource):
             ns.qname(ns.WSCN, "JobStatus"): lambda: msg.job_status(job),
             ns.qname(ns.WSCN, "ScanTicket"): lambda: msg.scan_ticket(job.ticket, job.final),
             ns.qname(ns.WSCN, "Documents"): lambda: msg.documents(job),
+            # The schema's keyword for the job element names is "Document"; the element it gets is Documents.
+            ns.qname(ns.WSCN, "Document"): lambda: msg.documents(job),
         }
         names = msg.parse_requested_names(env.body)
         self._respond(env, request, "GetJobElements",
