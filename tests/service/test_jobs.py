@@ -37,6 +37,12 @@ def test_response_is_mtom_with_the_soap_part_first_and_the_image_part_second(gat
     assert href.startswith("cid:")
 
 
+def test_the_multipart_body_opens_with_a_crlf_before_its_first_boundary(gateway):
+    _created, image = scan(gateway, fmt="png", color="Grayscale8", dpi=75, region=(0, 0, 500, 500))
+    boundary = image.headers["content-type"].split('boundary="')[1].split('"')[0]
+    assert image.body.startswith(b"\r\n--" + boundary.encode() + b"\r\n")
+
+
 @pytest.mark.parametrize("color, mode", [("BlackAndWhite1", "1"), ("Grayscale8", "L"), ("Grayscale16", "I;16"),
                                          ("RGB24", "RGB")])
 def test_png_keeps_every_colour_depth(gateway, color, mode):
