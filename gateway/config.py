@@ -13,6 +13,8 @@ DEFAULT_PORT = 8765
 """Not 5357: wsdd (Samba's WS-Discovery daemon) owns that port on many hosts."""
 DEFAULT_CONFIG = Path("/etc/sane-wsd-gateway.conf")
 LOG_LEVELS = ("debug", "info", "warn", "error")
+IMAGE_TRANSFERS = ("chunked", "length")
+"""How RetrieveImage sends the image: streamed while scanning (chunked), or spooled and sent with a length."""
 
 
 class ConfigError(Exception):
@@ -43,6 +45,7 @@ class Settings:
     push_destination: str = ""
     button_poll_interval: float = 1.0
     location: str = ""
+    image_transfer: str = "chunked"
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -87,6 +90,7 @@ def load(path: Path | None) -> Settings:
             push_destination=g.get("push_destination", ""),
             button_poll_interval=float(g.get("button_poll_interval", 1.0)),
             location=g.get("location", ""),
+            image_transfer=g.get("image_transfer", "chunked").strip().lower(),
             scanners=tuple(
                 ScannerOverride(
                     pattern=section.split(":", 1)[1].strip(),
@@ -132,6 +136,9 @@ def validate(s: Settings) -> Settings:
         raise ConfigError(f"friendly_name may use {{vendor}}, {{model}}, {{host}} and {{device}}, not {e}") from None
     if s.test_device not in ("auto", "yes", "no"):
         raise ConfigError("test_device must be auto, yes or no")
+    if s.image_transfer not in IMAGE_TRANSFERS:
+        raise ConfigError(f"image_transfer must be chunked (stream while scanning) or length (send the whole "
+                          f"image with a Content-Length), not {s.image_transfer!r}")
     return s
 
 

@@ -67,7 +67,8 @@ class Scanner:
                  bytes_per_line: Callable[[str, int, UsedSide], int],
                  format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
-                 on_status_change: Callable[["Scanner"], None] = lambda s: None):
+                 on_status_change: Callable[["Scanner"], None] = lambda s: None,
+                 streams_images: bool = True):
         self.reactor = reactor
         self.info = info
         self.uuid = uuid
@@ -78,6 +79,9 @@ class Scanner:
         self._bytes_per_line = bytes_per_line
         self._format_holds = format_holds
         self._on_job_change = on_job_change
+        # Whether a page's bytes reach the client while it is scanned (else the front end spools them).
+        self._scanning_reason = (JobStateReason.SCANNING_AND_TRANSFERRING if streams_images
+                                 else JobStateReason.SCANNING)
         self.session = DeviceSession(reactor, lambda: library.open(info), info.name)
         self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
         self.status = StatusTracker(on_change=lambda _s: on_status_change(self))
@@ -178,7 +182,7 @@ class Scanner:
         with the ServiceError the client is to be told.
         """
         job = self.jobs.for_retrieve(job_id, token)
-        self.jobs.retrieve_started(job)
+        self.jobs.retrieve_started(job, self._scanning_reason)
         self.status.busy(True)
         pipe = ThreadPipe(self.reactor)
         started: defer.Deferred = defer.Deferred()

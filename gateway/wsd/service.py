@@ -20,6 +20,7 @@ from gateway.wsd.eventing import EventSource
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans
+from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, invalid_args, parse_envelope,
     receiver_fault, sender_fault, serialize,
@@ -130,11 +131,14 @@ class DeviceResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans):
+    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans, image_transfer: str = "chunked",
+                 spool_dir: str | None = None):
         super().__init__()
         self.device = device
         self.events = events
         self.push = push
+        self.image_transfer = image_transfer  # "chunked" (stream while scanning) or "length" (spool first)
+        self.spool_dir = spool_dir
         self.handlers: dict[str, Callable[[Envelope, server.Request], Any]] = {
             ns.GET_ACTION: self.transfer_get,
             ns.SUBSCRIBE_ACTION: self.subscribe,
@@ -291,6 +295,9 @@ class DeviceResource(resource.Resource):
                                         msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
         if request._disconnected:
             transfer.pipe.abort()
+            return
+        if self.image_transfer == "length":
+            send_with_length(request, mtom, soap, transfer.pipe, f"image of job {job_id}", self.spool_dir)
             return
         request.setResponseCode(200)
         request.setHeader(b"content-type", mtom.content_type.encode())
