@@ -265,6 +265,9 @@ class SourceCapabilities:
     optical_resolution: Size
     resolutions_x: tuple[int, ...]
     resolutions_y: tuple[int, ...]
+    scan_area: tuple[float, float] | None = None
+    """The exact width and height of the scan area in thousandths of an inch (max_size is them cut to
+    whole thousandths): how many whole pixels a resolution gives. None: max_size is exact."""
 
 
 @dataclass(frozen=True)

@@ -134,9 +134,11 @@ def _source_caps(opts: dict[str, OptionInfo]) -> tuple[SourceCapabilities, dict]
     quant = opts["br-x"].range[2] if opts["br-x"].unit == UNIT_MM else 1.0
     smallest = mm_to_thou(max(quant, 1.0))
     width, height = mm_to_thou_within(width_mm), mm_to_thou_within(height_mm)
+    area = (width_mm * 1000 / MM_PER_INCH, height_mm * 1000 / MM_PER_INCH)
     if width > height:
         # sane-airscan swaps a landscape maximum; Windows expects portrait too.
         width, height = height, width
+        area = area[::-1]
     caps = SourceCapabilities(
         colors=tuple(modes),
         min_size=Size(smallest, smallest),
@@ -144,6 +146,7 @@ def _source_caps(opts: dict[str, OptionInfo]) -> tuple[SourceCapabilities, dict]
         optical_resolution=Size(max(xs), max(ys)),
         resolutions_x=xs,
         resolutions_y=ys,
+        scan_area=area,
     )
     return caps, modes
 

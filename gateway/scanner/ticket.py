@@ -119,7 +119,7 @@ def _region(req: RequestedSide, source: SourceCapabilities, input_size: Size,
     limit_w, limit_h = min(input_size.width, max_w), min(input_size.height, max_h)
     r = req.region
     if r is None or all(getattr(r, f) is None for f in ("x_offset", "y_offset", "width", "height")):
-        region, _cut = _fit_pixels(Region(0, 0, limit_w, limit_h), res, source.max_size)
+        region, _cut = _fit_pixels(Region(0, 0, limit_w, limit_h), res, _scan_area(source))
         return region, False, True
 
     def value(field: Requested | None, default: int) -> tuple[int, bool]:
@@ -134,7 +134,7 @@ def _region(req: RequestedSide, source: SourceCapabilities, input_size: Size,
     if x >= max_w or y >= max_h:
         raise TicketRejected("invalid", "ScanRegion lies outside the scan area")
     cw, ch = min(w, max_w - x), min(h, max_h - y)
-    region, cut = _fit_pixels(Region(x, y, cw, ch), res, source.max_size)
+    region, cut = _fit_pixels(Region(x, y, cw, ch), res, _scan_area(source))
     clipped = (cw, ch) != (w, h) or cut
     if clipped and (w_mh or h_mh or x_mh or y_mh):
         raise _conflict("ScanRegion")
@@ -172,18 +172,24 @@ def image_window(side: UsedSide) -> PixelWindow:
                        max(1, pixels(r.width, res.width)), max(1, pixels(r.height, res.height)))
 
 
-def _fit_pixels(region: Region, res: Size, area: Size) -> tuple[Region, bool]:
+def _scan_area(source: SourceCapabilities) -> tuple[float, float]:
+    if source.scan_area is not None:
+        return source.scan_area
+    return float(source.max_size.width), float(source.max_size.height)
+
+
+def _fit_pixels(region: Region, res: Size, area: tuple[float, float]) -> tuple[Region, bool]:
     """A region whose pixels the scan area holds: a region reaching into the area's last, partial pixel
     (or smaller than a pixel) is cut to whole pixels. Returns it and whether it had to change."""
-    def axis(offset: int, length: int, extent: int, dpi: int) -> int:
+    def axis(offset: int, length: int, extent: float, dpi: int) -> int:
         start = pixels(offset, dpi)
         wanted = max(1, pixels(length, dpi))
-        fits = min(wanted, extent * dpi // 1000 - start)
+        fits = min(wanted, math.floor(extent * dpi / 1000 + 1e-9) - start)
         if fits < 1:
             raise TicketRejected("invalid", "ScanRegion lies outside the scan area")
         return length if fits == pixels(length, dpi) else thou_for(fits, dpi)
-    width = axis(region.x_offset, region.width, area.width, res.width)
-    height = axis(region.y_offset, region.height, area.height, res.height)
+    width = axis(region.x_offset, region.width, area[0], res.width)
+    height = axis(region.y_offset, region.height, area[1], res.height)
     fitted = replace(region, width=width, height=height)
     return fitted, fitted != region
 

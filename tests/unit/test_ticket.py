@@ -214,3 +214,12 @@ def test_a_must_honor_region_into_the_last_partial_pixel_is_a_conflict():
     with pytest.raises(TicketRejected) as e:
         negotiate(params(front=front(region=beyond)), narrow_platen(8503))
     assert e.value.kind == "conflict"
+
+
+def test_a_platen_of_216_mm_gives_its_whole_advertised_width_at_300_dpi():
+    # 216 mm are 8503.9 thousandths, advertised as 8503: 2551 pixels asked, and 2551.2 there.
+    src = replace(FLATBED, max_size=Size(8503, 11692), scan_area=(216 * 1000 / 25.4, 297 * 1000 / 25.4))
+    caps = replace(CAPS, platen=src, adf_front=src)
+    whole_width = RequestedRegion(Requested(0), Requested(0), Requested(8503), Requested(11000))
+    final = negotiate(params(front=front(region=whole_width)), caps)
+    assert image_window(final.front) == PixelWindow(0, 0, 2551, 3300) and not final.front.region_override
