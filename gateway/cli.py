@@ -93,9 +93,16 @@ def run(settings, args) -> int:
 
     from gateway.app import Gateway
 
+    from gateway.statefiles import StateFileError
+
     log = Logger()
     start_logging(settings.log_level)
-    gateway = Gateway(settings, reactor)
+    try:
+        gateway = Gateway(settings, reactor)
+    except StateFileError as e:
+        log.critical("cannot start: {error} (free space in the state directory, or fix its permissions, "
+                     "then start again)", error=e)
+        return 1
     failed = []
 
     def started_failed(failure):
@@ -162,7 +169,7 @@ def push(settings, scanner: str, destination: str | None) -> int:
     form = {"scanner": scanner}
     if destination:
         form["destination"] = destination
-    from gateway.web.push import TOKEN_FILE, TOKEN_HEADER
+    from gateway.web.push import TOKEN_FILE, TOKEN_HEADER, token_usable
 
     url = f"http://127.0.0.1:{settings.port}/push"
     try:
@@ -170,6 +177,10 @@ def push(settings, scanner: str, destination: str | None) -> int:
     except OSError as e:
         print(f"sane-wsd-gateway: cannot read the push token ({e}); run as root or as the service's user",
               file=sys.stderr)
+        return 1
+    if not token_usable(token):
+        print(f"sane-wsd-gateway: the push token in {settings.state_dir / TOKEN_FILE} is empty or too short; "
+              "restart the gateway to make a new one", file=sys.stderr)
         return 1
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
                                      headers={TOKEN_HEADER.decode(): token})

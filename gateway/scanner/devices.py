@@ -9,16 +9,18 @@ number where sysfs tells them, else the SANE device name.
 from __future__ import annotations
 
 import fnmatch
-import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from twisted.logger import Logger
+
 from gateway.scanner.saneapi import DeviceInfo
+from gateway.statefiles import StateFileError, read_json_mapping, write_if_changed, write_json
+
+log = Logger()
 
 SYSFS_USB = Path("/sys/bus/usb/devices")
 NETWORK_BACKENDS = frozenset({"net", "airscan", "escl"})
@@ -63,35 +65,51 @@ def identity(info: DeviceInfo) -> str:
 
 
 class _JsonState:
-    """A small mapping kept as one JSON file in the state directory, replaced atomically."""
+    """A small mapping kept as one JSON file in the state directory, replaced atomically.
+
+    A file that is not a JSON object is kept aside (``NAME.corrupt-TIME``), never
+    silently replaced. A change that cannot be saved (a full disk) is logged, kept
+    in memory, and saved with the next change.
+    """
 
     filename = ""
+    lost = "its contents start anew"
 
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / self.filename
-        try:
-            self._map = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self._map = {}
+        self._map = read_json_mapping(self.path, self.lost)
+        self.unsaved = False
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._map, f, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        try:
+            write_json(self.path, self._map)
+            self.unsaved = False
+        except StateFileError as e:
+            self.unsaved = True
+            log.error("{error}; kept in memory only until it can be saved", error=e)
 
 
 class UuidStore(_JsonState):
     """identity -> UUID."""
 
     filename = "devices.json"
+    lost = ("every scanner gets a new UUID, so PCs will see new scanners; to keep the old ones, "
+            "repair that file, move it back and restart")
 
     def uuid_for(self, key: str) -> str:
-        if key not in self._map:
+        if not _is_uuid(self._map.get(key)):
             self._map[key] = str(uuid.uuid4())
             self._save()
+        elif self.unsaved:
+            self._save()
         return self._map[key]
+
+
+def _is_uuid(value) -> bool:
+    try:
+        return isinstance(value, str) and uuid.UUID(value) is not None
+    except ValueError:
+        return False
 
 
 
@@ -111,9 +129,11 @@ class MetadataVersions(_JsonState):
     """
 
     filename = "metadata.json"
+    lost = "PCs fetch every scanner's description again"
 
     def version(self, uuid: str, fingerprint: str) -> int:
         entry = self._map.get(uuid)
+        entry = entry if isinstance(entry, dict) and isinstance(entry.get("version"), int) else None
         if entry is None or entry.get("fingerprint") != fingerprint:
             entry = {"version": (entry or {}).get("version", 0) + 1, "fingerprint": fingerprint}
             self._map[uuid] = entry
@@ -131,21 +151,30 @@ def sane_config_dir(state_dir: Path, with_test_backend: bool, backends: Sequence
     ``test.conf`` is left as it is: edit it to change the test device.
     """
     ours = Path(state_dir) / "sane.d"
-    (ours / "dll.d").mkdir(parents=True, exist_ok=True)
-    for old in (ours / "dll.d").iterdir():
-        old.unlink()
-    if with_test_backend and not (ours / "test.conf").exists():
-        (ours / "test.conf").write_text(TEST_BACKEND_CONF)
+    wanted: dict[str, str] = {}
     if backends:
-        (ours / "dll.conf").write_text("\n".join(backends) + "\n")
-        return f"{ours}:"
-    if (system_dir / "dll.d").is_dir():
-        for entry in (system_dir / "dll.d").iterdir():
-            names = [b for b in _backend_names(entry) if b not in NETWORK_BACKENDS]
-            if names:
-                (ours / "dll.d" / entry.name).write_text("\n".join(names) + "\n")
-    chosen = [b for b in _backend_names(system_dir / "dll.conf") if b != "test" and b not in NETWORK_BACKENDS]
-    (ours / "dll.conf").write_text("\n".join(chosen + (["test"] if with_test_backend else [])) + "\n")
+        dll_conf = "\n".join(backends) + "\n"
+    else:
+        if (system_dir / "dll.d").is_dir():
+            for entry in (system_dir / "dll.d").iterdir():
+                names = [b for b in _backend_names(entry) if b not in NETWORK_BACKENDS]
+                if names:
+                    wanted[entry.name] = "\n".join(names) + "\n"
+        chosen = [b for b in _backend_names(system_dir / "dll.conf") if b != "test" and b not in NETWORK_BACKENDS]
+        dll_conf = "\n".join(chosen + (["test"] if with_test_backend else [])) + "\n"
+    # Files are rewritten only when they change: a full card still starts with last time's files.
+    try:
+        (ours / "dll.d").mkdir(parents=True, exist_ok=True)
+        for old in (ours / "dll.d").iterdir():
+            if old.name not in wanted:
+                old.unlink()
+        for name, text in wanted.items():
+            write_if_changed(ours / "dll.d" / name, text, 0o600)
+        if with_test_backend and not (ours / "test.conf").exists():
+            write_if_changed(ours / "test.conf", TEST_BACKEND_CONF, 0o600)
+        write_if_changed(ours / "dll.conf", dll_conf, 0o600)
+    except OSError as e:
+        raise StateFileError(f"cannot write {ours}: {e.strerror or e}") from e
     return f"{ours}:"
 
 

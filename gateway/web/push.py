@@ -8,13 +8,13 @@ is something a request forged by way of an event delivery cannot carry.
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 from pathlib import Path
 
 from twisted.logger import Logger
 from twisted.web import resource
 
+from gateway.statefiles import StateFileError, write_atomic
 from gateway.wsd.push import NoDestination
 
 log = Logger()
@@ -31,35 +31,60 @@ def _is_loopback(host: str) -> bool:
 
 TOKEN_HEADER = b"x-push-token"
 TOKEN_FILE = "push.token"
+MIN_TOKEN_LENGTH = 32
+"""A token shorter than this (an empty file left by a full disk, a hand edit) is never accepted."""
 
 
-def ensure_token(state_dir: Path) -> str:
-    """The token, made once and readable only by the service's user (and root)."""
+def token_usable(token: str | None) -> bool:
+    return bool(token) and len(token) >= MIN_TOKEN_LENGTH and token.isascii() and token.isprintable() \
+        and " " not in token
+
+
+def ensure_token(state_dir: Path) -> str | None:
+    """The token, made once and readable only by the service's user (and root).
+
+    A missing, empty or short token file gets a new token, written atomically.
+    None (push scans from this machine are off) if no good token can be saved.
+    """
     path = Path(state_dir) / TOKEN_FILE
     try:
-        return path.read_text().strip()
-    except OSError:
-        token = secrets.token_urlsafe(24)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
+        token = path.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        token = None
+    except OSError as e:
+        log.error("cannot read the push token {path} ({error}): push scans from this machine are off",
+                  path=str(path), error=e.strerror or e)
+        return None
+    if token_usable(token):
         return token
+    if token is not None:
+        log.warn("the push token in {path} is empty or too short: making a new one", path=str(path))
+    token = secrets.token_urlsafe(24)
+    try:
+        write_atomic(path, token + "\n", 0o600)
+    except StateFileError as e:
+        log.error("{error}: push scans from this machine are off until the token can be saved "
+                  "(free space there and restart)", error=e)
+        return None
+    return token
 
 
 class PushResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, gateway, token: str):
+    def __init__(self, gateway, token: str | None):
         super().__init__()
         self.gateway = gateway
-        self.token = token
+        self.token = token if token_usable(token) else None
 
     def render_POST(self, request):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         given = (request.getHeader(TOKEN_HEADER) or b"").decode("ascii", "replace").strip()
-        if not _is_loopback(getattr(request.getClientAddress(), "host", "")) or \
-                not secrets.compare_digest(given, self.token):
+        local = _is_loopback(getattr(request.getClientAddress(), "host", ""))
+        if local and self.token is None:
+            request.setResponseCode(403)
+            return b"push scans are off: the gateway could not save its token (see its log)\n"
+        if not local or self.token is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             request.setResponseCode(403)
             return b"push scans are started on the gateway's own machine, with the token in its state directory\n"
 
