@@ -22,7 +22,7 @@ from gateway.scanner.buttons import ButtonWatcher, read_sensors
 from gateway.scanner.device import Scanner
 from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
 from gateway.scanner.saneapi import SaneLibrary
-from gateway.netpolicy import NetworkPolicy
+from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
 from gateway.web.push import PushResource, ensure_token
 from gateway.web.status import StatusPage
 from gateway.wsd import namespaces as ns
@@ -57,7 +57,8 @@ class Gateway:
         self.watchers: list[ButtonWatcher] = []
         self.push: dict[str, PushScans] = {}
         self.last_status: dict = {}
-        self.post = http_poster(self.reactor)
+        self.targets = EventTargets(self.policy, os_resolver(self.reactor), self.reactor)
+        self.post = http_poster(self.reactor, self.targets.deliverable)
         self.library = SaneLibrary(sane_config_dir(self.settings.state_dir, self.settings.test_device != "no",
                                                    self.settings.backends))
         self.store = UuidStore(self.settings.state_dir)
@@ -109,7 +110,7 @@ class Gateway:
         self.describe(scanner)
         self.scanners[served.uuid] = scanner
         events = EventSource(self.reactor, self.post, frozenset(ns.scan_action(e) for e in ns.SCAN_EVENTS), name,
-                             target_allowed=self.policy.event_target_allowed)
+                             check_target=self.targets.check)
         self.events[served.uuid] = events
         self.push[served.uuid] = PushScans(self.reactor, events)
         self.last_status[served.uuid] = scanner.scanner_status()

@@ -254,8 +254,9 @@ class DeviceResource(resource.Resource):
     def service_url(self, request) -> str:
         return f"{_host_base(request)}/{self.device.uuid}/scan"
 
+    @defer.inlineCallbacks
     def subscribe(self, env: Envelope, request):
-        body = self.events.subscribe(env, _peer(request), self.service_url(request))
+        body = yield self.events.subscribe(env, _peer(request), self.service_url(request))
         self._reply(request, build_envelope(ns.SUBSCRIBE_RESPONSE_ACTION, body, relates_to=env.message_id))
 
     def renew(self, env: Envelope, request):

@@ -274,3 +274,81 @@ def test_push_without_the_token_is_refused_even_from_this_machine(gateway):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(request, timeout=10)
     assert e.value.code == 403
+
+
+@pytest.mark.parametrize("address", ["http://[zz]/", "http://[::1/", "http://printer:99999/", "http://printer:x/",
+                                     "http:///no-host", "http://printer:0/", "https://127.0.0.1:9/x",
+                                     "http://h\u00f6st/", "http://127.0.0.1:9/" + "x" * 2000],
+                         ids=lambda a: a[:30])
+def test_an_event_address_that_cannot_be_used_is_a_sender_fault(gateway, address):
+    r = subscribe(gateway.scan_url, address, ("JobStatusEvent",))
+    assert (r.status, r.fault_subcode) == (400, "wse:EventSourceUnableToProcess"), r.body[:500]
+    assert len(r.body) < 4000
+
+
+def test_an_unreadable_event_address_logs_no_traceback(gateway):
+    before = gateway.log().count("Traceback")
+    subscribe(gateway.scan_url, "http://[zz]/", ("JobStatusEvent",))
+    time.sleep(0.3)
+    assert gateway.log().count("Traceback") == before
+
+
+def test_events_reach_a_subscriber_on_this_machine_at_a_name_the_system_resolves(gateway):
+    with EventSink() as sink:
+        r = subscribe(gateway.scan_url, sink.url.replace("127.0.0.1", "localhost"), ("JobEndStateEvent",))
+        assert r.status == 200, r.body
+        job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+        retrieve(gateway.scan_url, job_id, token)
+        assert sink.wait_for(lambda ev: len(ev) == 1, timeout=15)
+
+
+def test_a_name_that_does_not_resolve_is_refused_at_subscribe(gateway):
+    r = subscribe(gateway.scan_url, "http://no-such-host.invalid:5357/sink", ("JobStatusEvent",))
+    assert r.fault_subcode == "wse:EventSourceUnableToProcess" and b"does not resolve" in r.body
+
+
+BUSY = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+"""Four other clients: every loopback address is this machine, but the gateway counts them as four addresses."""
+
+
+def fill_the_table(gw, end_to: str) -> dict[str, list]:
+    return {a: [subscribe(gw.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",), end_to=end_to, source=a)
+                for _ in range(8)] for a in BUSY}
+
+
+def alive(reply, source="127.0.0.1") -> bool:
+    return manage(reply, ns.GET_STATUS_ACTION, "GetStatus", source=source).status == 200
+
+
+def test_four_busy_addresses_cannot_lock_a_new_pc_out(fresh_gateway):
+    with EventSink() as ends:
+        held = fill_the_table(fresh_gateway, ends.url)
+        assert all(r.status == 200 for replies in held.values() for r in replies)
+        new = subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",), source="127.0.0.6")
+        assert new.status == 200, new.body
+        assert alive(new)
+        assert "32 from" in fresh_gateway.get("/").decode()
+        assert ends.wait_for(lambda ev: len(ev) == 1)
+        assert body(ends.events[0]).findtext(ns.qname(ns.WSE, "Status")) == ns.WSE + "/SourceCancelling"
+
+
+def test_a_full_table_drops_the_least_recently_renewed_subscription_of_the_address_holding_the_most(fresh_gateway):
+    held = fill_the_table(fresh_gateway, "http://127.0.0.1:9/end")
+    manage(held["127.0.0.5"][0], ns.UNSUBSCRIBE_ACTION, "Unsubscribe")
+    subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",), source="127.0.0.7")
+    forgotten = held["127.0.0.3"][5]
+    for address in BUSY[:3]:
+        for r in held[address]:
+            if r is not forgotten:
+                assert manage(r, ns.RENEW_ACTION, "Renew", expires="PT1H").status == 200
+    new = subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",), source="127.0.0.6")
+    assert new.status == 200
+    assert not alive(forgotten)
+    assert all(alive(r) for a in BUSY for r in held[a] if r is not forgotten and r is not held["127.0.0.5"][0])
+
+
+def test_subscribing_again_and_again_from_one_address_never_fails(fresh_gateway):
+    replies = [subscribe(fresh_gateway.scan_url, "http://127.0.0.1:9/x", ("JobStatusEvent",), source="127.0.0.9")
+               for _ in range(40)]
+    assert [r.status for r in replies] == [200] * 40
+    assert sum(alive(r) for r in replies) == 8

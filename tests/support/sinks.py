@@ -64,7 +64,8 @@ class EventSink:
 
 def subscribe(service_url: str, notify_to: str, events: tuple[str, ...], expires: str | None = None,
               destinations: tuple[tuple[str, str], ...] = (), end_to: str | None = None,
-              identifier_param: str | None = None, dialect: str = ns.DPWS_ACTION_FILTER_DIALECT):
+              identifier_param: str | None = None, dialect: str = ns.DPWS_ACTION_FILTER_DIALECT,
+              source: str | None = None):
     """A Subscribe as Windows sends it: Push delivery, DPWS action filter, optional ScanDestinations."""
     E = lambda n, l: ns.qname(n, l)  # noqa: E731
     body = etree.Element(E(ns.WSE, "Subscribe"), nsmap={"wse": ns.WSE, "wsa": ns.WSA, "wscn": ns.WSCN})
@@ -88,10 +89,10 @@ def subscribe(service_url: str, notify_to: str, events: tuple[str, ...], expires
             d = etree.SubElement(ds, E(ns.WSCN, "ScanDestination"))
             etree.SubElement(d, E(ns.WSCN, "ClientDisplayName")).text = name
             etree.SubElement(d, E(ns.WSCN, "ClientContext")).text = context
-    return post(service_url, envelope(ns.SUBSCRIBE_ACTION, body, service_url))
+    return post(service_url, envelope(ns.SUBSCRIBE_ACTION, body, service_url), source=source)
 
 
-def manage(reply, action: str, local: str, expires: str | None = None):
+def manage(reply, action: str, local: str, expires: str | None = None, source: str | None = None):
     """Renew / GetStatus / Unsubscribe through the SubscriptionManager the SubscribeResponse named."""
     manager = reply.xml.find(f".//{ns.qname(ns.WSE, 'SubscriptionManager')}")
     address = manager.findtext(ns.qname(ns.WSA, "Address"))
@@ -102,4 +103,4 @@ def manage(reply, action: str, local: str, expires: str | None = None):
     env = etree.fromstring(envelope(action, body, address))
     etree.SubElement(env.find(ns.qname(ns.SOAP, "Header")), ns.qname(ns.WSE, "Identifier"),
                      nsmap={"wse": ns.WSE}).text = identifier
-    return post(address, etree.tostring(env))
+    return post(address, etree.tostring(env), source=source)

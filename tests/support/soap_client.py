@@ -74,9 +74,11 @@ def envelope(action: str, body: etree._Element | None, to: str = "urn:x") -> byt
 
 
 def post(url: str, data: bytes, content_type: str = "application/soap+xml; charset=utf-8",
-         timeout: float = 60) -> Reply:
+         timeout: float = 60, source: str | None = None) -> Reply:
+    """``source``: the client address to send from (another loopback address is another client)."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     try:
         conn.request("POST", parts.path or "/", body=data, headers={"Content-Type": content_type})
         r = conn.getresponse()
@@ -85,8 +87,9 @@ def post(url: str, data: bytes, content_type: str = "application/soap+xml; chars
         conn.close()
 
 
-def call(url: str, operation: str, body: etree._Element | None, to: str | None = None) -> Reply:
-    return post(url, envelope(ns.scan_action(operation), body, to or url))
+def call(url: str, operation: str, body: etree._Element | None, to: str | None = None,
+         source: str | None = None) -> Reply:
+    return post(url, envelope(ns.scan_action(operation), body, to or url), source=source)
 
 
 def el(local: str, *children, text=None, **attrs) -> etree._Element:
@@ -126,8 +129,8 @@ def ticket(fmt="png", source="Platen", color="RGB24", dpi=100, region=None, imag
                                el("JobOriginatingUserName", text="pytest")), params)
 
 
-def create_job(url: str, t: etree._Element) -> Reply:
-    return call(url, "CreateScanJob", el("CreateScanJobRequest", t))
+def create_job(url: str, t: etree._Element, source: str | None = None) -> Reply:
+    return call(url, "CreateScanJob", el("CreateScanJobRequest", t), source=source)
 
 
 def retrieve(url: str, job_id, token, name="scan001") -> Reply:
