@@ -125,7 +125,7 @@ class Scanner:
         return final, self._image_information(final)
 
     @defer.inlineCallbacks
-    def create_job(self, ticket: ScanTicket):
+    def create_job(self, ticket: ScanTicket, owner: str | None = None):
         """Set the device up for a ticket and register the job; one at a time, from the first request on."""
         if self.jobs.busy() or self._creating:
             raise JobError("busy", "the scanner is busy with another job")
@@ -146,7 +146,7 @@ class Scanner:
             self._creating = False
         final = settled.final
         info = self._image_information(final, settled.image)
-        job = self.jobs.create(ticket, final, info)
+        job = self.jobs.create(ticket, final, info, owner)
         job.window = settled.crop
         log.info("job {job} created on {scanner}: {source} {color} {dpi} dpi {fmt}", job=job.id, scanner=self.name,
                  source=final.input_source.value.value, color=final.front.color.value,
@@ -305,8 +305,9 @@ class Scanner:
         if job.state.ended:
             self.session.run(self.session.release)
 
-    def cancel(self, job_id: int) -> None:
-        job = self.jobs.find(job_id)
+    def cancel(self, job_id: int, owner: str | None = None) -> None:
+        """Cancel a job; with ``owner``, only a job that owner created (JobError not-found otherwise)."""
+        job = self.jobs.find(job_id, owner)
         if job.state.ended:
             raise JobError("not-found", f"job {job_id} has already ended")
         if job.retrieving:

@@ -42,6 +42,8 @@ class Job:
     retrieving: bool = False
     no_more_images: bool = False  # the feeder ran empty, or one multi-page file held every image
     window: PixelWindow | None = None  # the image's pixels within each scanned frame (None: the whole frame)
+    owner: str | None = None
+    """Who created the job, as the front end names its clients (opaque here); None: anyone."""
     deadline: object = field(default=None, repr=False)
 
     @property
@@ -91,19 +93,21 @@ class JobTable:
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    def create(self, ticket: ScanTicket, final: FinalParameters, info: ImageInformation) -> Job:
+    def create(self, ticket: ScanTicket, final: FinalParameters, info: ImageInformation,
+               owner: str | None = None) -> Job:
         if self._jobs:
             raise JobError("busy", "the scanner is busy with another job")
-        job = Job(self._new_id(), secrets.token_urlsafe(18), ticket, final, info)
+        job = Job(self._new_id(), secrets.token_urlsafe(18), ticket, final, info, owner=owner)
         self._jobs[job.id] = job
         self._arm(job)
         self._on_change(job)
         return job
 
-    def find(self, job_id: int) -> Job:
+    def find(self, job_id: int, owner: str | None = None) -> Job:
+        """The job with that id; with ``owner``, only if that owner created it (another's job is not found)."""
         job = self._jobs.get(job_id) or next((j for j in self._history if j.id == job_id), None)
-        if job is None:
-            raise JobError("not-found", f"no job {job_id}")
+        if job is None or (owner is not None and job.owner is not None and job.owner != owner):
+            raise JobError("not-found", f"no job {job_id}" + (" of this client" if job is not None else ""))
         return job
 
     def for_retrieve(self, job_id: int, token: str) -> Job:

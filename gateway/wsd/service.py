@@ -6,6 +6,7 @@ with a non-2xx status; nothing a client sends reaches another job.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Callable, Protocol
 
 from lxml import etree
@@ -61,9 +62,9 @@ class ScanDevice(Protocol):
 
     def scanner_status(self): ...
     def validate(self, ticket): ...
-    def create_job(self, ticket) -> defer.Deferred: ...
+    def create_job(self, ticket, owner: str | None = None) -> defer.Deferred: ...
     def retrieve(self, job_id: int, token: str) -> defer.Deferred: ...
-    def cancel(self, job_id: int) -> None: ...
+    def cancel(self, job_id: int, owner: str | None = None) -> None: ...
     def job_snapshot(self, job_id: int): ...
     def active_jobs(self) -> list: ...
     def job_history(self) -> list: ...
@@ -115,6 +116,13 @@ def _peer(request: server.Request) -> str:
     """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
     host = getattr(request.getClientAddress(), "host", "?")
     return host[len("::ffff:"):] if host.startswith("::ffff:") and "." in host else host
+
+
+def _on_this_machine(peer: str) -> bool:
+    try:
+        return ipaddress.ip_address(peer.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _host_base(request: server.Request) -> str:
@@ -277,7 +285,7 @@ class DeviceResource(resource.Resource):
         if identifier is not None:
             destination = self.push.check(identifier, token)
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
-        job = yield self.device.create_job(ticket)
+        job = yield self.device.create_job(ticket, owner=_peer(request))
         if identifier is not None:
             self.push.used(identifier)
             log.info("push scan for {dest} started by {peer}", dest=destination.display_name, peer=_peer(request))
@@ -321,7 +329,10 @@ class DeviceResource(resource.Resource):
         transfer.pipe.attach(request.write, done)
 
     def cancel_job(self, env: Envelope, request):
-        self.device.cancel(msg.parse_job_id(env.body))
+        # The client that created a job may cancel it, and so may this machine's own tools; to anyone
+        # else another client's job does not exist (the schema has no "not yours" fault).
+        peer = _peer(request)
+        self.device.cancel(msg.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
         self._respond(env, request, "CancelJob", msg.empty_response("CancelJob"))
 
     def get_job_elements(self, env: Envelope, request):

@@ -55,3 +55,25 @@ def test_a_pc_may_have_events_sent_to_itself(lab, tmp_path):
     with pi_hosts(lab), gateway_on_pi(lab, tmp_path) as gw:
         answer = from_pc(lab, "subscribe", gw.scan_url, f"http://{lab.pc_addr}:5357/sink")
         assert answer["status"] == 200, answer
+
+
+OTHER_PC = "10.213.0.3"
+
+
+def test_another_pc_cannot_cancel_a_job_it_did_not_create(lab, tmp_path):
+    lab.ip(lab.pc, "addr", "add", f"{OTHER_PC}/24", "dev", lab.pc_if)
+    with gateway_on_pi(lab, tmp_path) as gw:
+        created = from_pc(lab, "create", gw.scan_url, "--source", lab.pc_addr)
+        assert created["status"] == 200, created
+        refused = from_pc(lab, "cancel", gw.scan_url, str(created["job_id"]), "--source", OTHER_PC)
+        assert (refused["status"], refused["subcode"]) == (400, "wscn:ClientErrorJobIdNotFound"), refused
+        own = from_pc(lab, "cancel", gw.scan_url, str(created["job_id"]), "--source", lab.pc_addr)
+        assert own["status"] == 200, own  # the refused cancel left the job running
+
+
+def test_the_gateways_own_machine_may_cancel_any_job(lab, tmp_path):
+    with gateway_on_pi(lab, tmp_path) as gw:
+        created = from_pc(lab, "create", gw.scan_url)
+        local_url = f"http://127.0.0.1:{gw.port}/{gw.uuid}/scan"
+        done = lab.run_in(lab.pi, [PYTHON, CLIENT, "cancel", local_url, str(created["job_id"])], timeout=60)
+        assert json.loads(done.stdout)["status"] == 200, done.stdout

@@ -84,3 +84,13 @@ def test_every_state_change_is_told():
     jobs.retrieve_started(job)
     jobs.retrieve_finished(job, 1)
     assert seen == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
+
+
+def test_a_job_is_found_for_its_owner_and_for_whoever_is_not_asked_about():
+    jobs = table()
+    job = jobs.create(ScanTicket(), FINAL, INFO, owner="192.168.1.40")
+    assert jobs.find(job.id, owner="192.168.1.40") is job
+    assert jobs.find(job.id) is job
+    with pytest.raises(JobError) as e:
+        jobs.find(job.id, owner="192.168.1.41")
+    assert e.value.kind == "not-found"
