@@ -218,7 +218,7 @@ class EventSource:
 
     def __init__(self, clock, post: Callable[[str, bytes, str], defer.Deferred], offered: frozenset[str],
                  name: str = "device",
-                 check_target: Callable[[str, int, str], defer.Deferred] = lambda host, port, peer: defer.succeed(None)):
+                 check_target: Callable[[str, int, str], defer.Deferred] = lambda h, p, s: defer.succeed(None)):
         """``post(url, data, subscriber)`` delivers; ``check_target(host, port, subscriber)`` fails with
         an exception whose message tells the subscriber why events cannot go there."""
         self._clock = clock

@@ -42,6 +42,11 @@ GLOBAL_ATTRIBUTES = ("MustHonor", "Override", "UsedDefault")
 STRING127 = 127
 STRING255 = 255
 """Most WS-Scan strings are limited to 255 characters, the scanner's description to 127."""
+MAX_TEXT_LENGTH = STRING255
+"""Characters in a client string we keep or show (JobName, JobOriginatingUserName, JobInformation,
+DocumentName): the WS-Scan schema's String255. Longer is InvalidArgs, never stored."""
+MAX_REQUESTED_NAMES = 64
+"""Name elements in one RequestedElements; each distinct name is answered once."""
 
 
 def _value(v) -> str:
@@ -164,7 +169,7 @@ def parse_ticket(ticket_el: etree._Element | None) -> ScanTicket:
 
     def text(parent, local, default=""):
         el = _find(parent, local)
-        return (el.text or "").strip() if el is not None else default
+        return _bounded((el.text or "").strip(), local) if el is not None else default
 
     description = JobDescription(
         name=text(jd, "JobName", "Scan") or "Scan",
@@ -220,23 +225,34 @@ def parse_ticket(ticket_el: etree._Element | None) -> ScanTicket:
 
 
 def parse_requested_names(body: etree._Element) -> list[str]:
-    """RequestedElements/Name QNames, resolved by the namespaces in scope.
+    """RequestedElements/Name QNames, resolved by the namespaces in scope, each once, in the order asked.
 
     A name whose prefix is not declared (or that has none, with no default
     namespace) is taken as a WS-Scan name: the schema types the job element
     names as keywords (``JobStatus``), which clients may send bare, and a
     sloppy client may use ``wscn:`` without declaring it. What is no name at
-    all is ``InvalidArgs``.
+    all is ``InvalidArgs``, and so are more than MAX_REQUESTED_NAMES names.
     """
+    found = list(body.iter(q("Name")))
+    if len(found) > MAX_REQUESTED_NAMES:
+        raise invalid_args(f"RequestedElements names {len(found)} elements; at most {MAX_REQUESTED_NAMES} "
+                           "are answered")
     names = []
-    for el in body.iter(q("Name")):
-        text = (el.text or "").strip()
+    for el in found:
+        text = _bounded((el.text or "").strip(), "Name")
         prefix, _, local = text.rpartition(":")
         if not local or ":" in prefix or any(c.isspace() for c in text):
             raise invalid_args(f"{text!r} is not an element name")
         uri = el.nsmap.get(prefix or None) or W
         names.append(ns.qname(uri, local))
-    return names
+    return list(dict.fromkeys(names))
+
+
+def _bounded(text: str, what: str) -> str:
+    """A client string we keep or show, refused (never cut and stored) when the schema would not allow it."""
+    if len(text) > MAX_TEXT_LENGTH:
+        raise invalid_args(f"{what} is longer than {MAX_TEXT_LENGTH} characters")
+    return text
 
 
 def parse_job_id(body: etree._Element) -> int:
@@ -253,7 +269,7 @@ def parse_job_token(body: etree._Element) -> str:
 
 def parse_document_name(body: etree._Element) -> str | None:
     el = _find(body, "DocumentDescription", "DocumentName")
-    return (el.text or "").strip() if el is not None else None
+    return _bounded((el.text or "").strip(), "DocumentName") if el is not None else None
 
 
 # ---------------------------------------------------------------- building

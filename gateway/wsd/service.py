@@ -23,7 +23,7 @@ from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans
 from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
-    MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, invalid_args, parse_envelope,
+    MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, clip, invalid_args, parse_envelope,
     receiver_fault, sender_fault, serialize,
 )
 
@@ -204,7 +204,7 @@ class DeviceResource(resource.Resource):
             log.failure("internal error while answering {peer}", failure, peer=request.getClientAddress())
             fault = receiver_fault(ns.WSCN, "ServerErrorInternalError", "internal error")
         env = getattr(request, "envelope", None)
-        action = env.action.rsplit("/", 1)[-1] if env else "request"
+        action = clip(env.action.rsplit("/", 1)[-1], 80) if env else "request"
         log.info("{action} from {peer}: fault {subcode}: {reason}", action=action, peer=_peer(request),
                  subcode=etree.QName(fault.subcode).localname, reason=fault.reason)
         if request.finished or request._disconnected:

@@ -16,6 +16,15 @@ from gateway.wsd.namespaces import qname
 
 MAX_BODY_BYTES = 256 * 1024
 """The largest SOAP request accepted. Scan tickets and subscriptions are a few KiB."""
+MAX_ECHO = 300
+"""Characters of a fault's reason or detail: client text quoted in a fault (an Action, a value) is cut here."""
+MAX_MESSAGE_ID = 1024
+"""Characters in a wsa:MessageID, which every answer echoes as wsa:RelatesTo."""
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """``text`` cut to ``limit`` characters, marked where it was cut: what we echo or log of a client's text."""
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -35,11 +44,12 @@ class SoapFault(Exception):
     """
 
     def __init__(self, code: str, subcode: str, reason: str, detail: str | None = None, http_status: int | None = None):
+        reason = clip(reason)
         super().__init__(reason)
         self.code = code
         self.subcode = subcode
         self.reason = reason
-        self.detail = detail
+        self.detail = clip(detail) if detail else detail
         self.http_status = http_status or (400 if code == "Sender" else 500)
 
     def __repr__(self) -> str:
@@ -112,9 +122,13 @@ def parse_envelope(data: bytes) -> Envelope:
         raise SoapFault("Sender", qname(ns.WSA, "MessageInformationHeaderRequired"),
                         "the wsa:Action header is missing")
     first = next((c for c in body if isinstance(c.tag, str)), None)
+    message_id = _text(header, ns.WSA, "MessageID")
+    if message_id is not None and len(message_id) > MAX_MESSAGE_ID:
+        raise SoapFault("Sender", qname(ns.WSA, "InvalidMessageInformationHeader"),
+                        f"the wsa:MessageID is longer than {MAX_MESSAGE_ID} characters")
     return Envelope(
         action=action,
-        message_id=_text(header, ns.WSA, "MessageID"),
+        message_id=message_id,
         to=_text(header, ns.WSA, "To"),
         body=first,
         header=header,

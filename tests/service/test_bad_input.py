@@ -128,3 +128,63 @@ def test_a_format_that_cannot_hold_the_colour_mode_gets_the_nearest_one_it_can(g
     assert color.get("{http://schemas.microsoft.com/windows/2006/08/wdp/scan}Override") == "true"
     job_id, token = job_of(r)
     assert retrieve(gateway.scan_url, job_id, token).image.startswith((b"II*\x00", b"MM\x00*"))
+
+
+def test_an_overlong_action_is_not_echoed_whole(gateway):
+    long_action = ns.WSCN + "/" + "A" * 100_000
+    r = post(gateway.scan_url, envelope(long_action, el("NopeRequest")))
+    assert (r.status, r.fault_subcode) == (400, "wsa:ActionNotSupported")
+    assert len(r.body) < 4096
+
+
+def test_an_overlong_message_id_is_refused_instead_of_echoed(gateway):
+    from lxml import etree
+    env = etree.fromstring(envelope(ns.scan_action("GetActiveJobs"), el("GetActiveJobsRequest")))
+    env.find(f".//{ns.qname(ns.WSA, 'MessageID')}").text = "urn:x:" + "9" * 100_000
+    r = post(gateway.scan_url, etree.tostring(env))
+    assert (r.status, r.fault_subcode) == (400, "wsa:InvalidMessageInformationHeader")
+    assert len(r.body) < 4096
+
+
+def long_ticket(**description):
+    t = ticket(dpi=75)
+    jd = t.find(q_("JobDescription"))
+    for local, text in description.items():
+        found = jd.find(q_(local))
+        if found is None:
+            found = el(local)
+            jd.append(found)
+        found.text = text
+    return t
+
+
+def q_(local):
+    return ns.qname(ns.WSCN, local)
+
+
+def test_a_job_name_longer_than_the_schema_allows_is_refused_and_never_kept(gateway):
+    r = create_job(gateway.scan_url, long_ticket(JobName="N" * 200_000))
+    assert (r.status, r.fault_subcode) == (400, "wscn:InvalidArgs")
+    assert len(r.body) < 4096
+    assert b"NNNNNNNNNN" not in gateway.get("/")
+
+
+def test_a_user_name_or_job_information_longer_than_the_schema_allows_is_refused(gateway):
+    for field in ("JobOriginatingUserName", "JobInformation"):
+        r = create_job(gateway.scan_url, long_ticket(**{field: "u" * 256}))
+        assert (r.status, r.fault_subcode) == (400, "wscn:InvalidArgs"), field
+
+
+def test_a_job_name_of_255_characters_is_kept_as_given(gateway):
+    r = create_job(gateway.scan_url, long_ticket(JobName="n" * 255))
+    assert r.status == 200
+    job_id, _token = job_of(r)
+    call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+    assert ("n" * 255).encode() in gateway.get("/")
+
+
+def test_a_document_name_longer_than_the_schema_allows_is_refused(gateway):
+    job_id, token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    r = retrieve(gateway.scan_url, job_id, token, name="d" * 100_000)
+    assert (r.status, r.fault_subcode) == (400, "wscn:InvalidArgs")
+    call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))

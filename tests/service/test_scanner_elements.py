@@ -99,3 +99,24 @@ def test_validation_info_lists_image_information_before_a_corrected_ticket(gatew
     r = call(gateway.scan_url, "ValidateScanTicket", el("ValidateScanTicketRequest", ticket(dpi=333)))
     children = [etree.QName(c).localname for c in r.find(".//wscn:ValidationInfo")]
     assert children == ["ValidTicket", "ImageInformation", "ValidScanTicket"]
+
+
+def test_each_name_asked_for_is_answered_once(gateway):
+    r = elements(gateway, "wscn:ScannerConfiguration", "wscn:ScannerStatus", "wscn:ScannerConfiguration",
+                 "wscn:ScannerStatus")
+    assert r.status == 200
+    assert len(r.xml.findall(".//" + q("ElementData"))) == 2
+    assert len(r.xml.findall(".//" + q("ScannerConfiguration"))) == 1
+
+
+def test_a_request_naming_thousands_of_elements_is_refused_without_building_them(gateway):
+    """A 240 KB request naming ScannerConfiguration 5,000 times used to get 21.5 MB back."""
+    r = elements(gateway, *["wscn:ScannerConfiguration"] * 5000)
+    assert (r.status, r.fault_subcode) == (400, "wscn:InvalidArgs")
+    assert len(r.body) < 4096
+
+
+def test_as_many_names_as_the_cap_are_answered(gateway):
+    from gateway.wsd.scan_messages import MAX_REQUESTED_NAMES
+    r = elements(gateway, *["wscn:ScannerConfiguration"] * MAX_REQUESTED_NAMES)
+    assert r.status == 200 and len(r.xml.findall(".//" + q("ElementData"))) == 1
