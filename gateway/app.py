@@ -18,6 +18,7 @@ from twisted.web import server
 
 from gateway import __version__, image_path
 from gateway.config import Settings
+from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
 from gateway.scanner.buttons import ButtonWatcher, read_sensors
 from gateway.scanner.device import Scanner
 from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
@@ -36,6 +37,10 @@ from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
 log = Logger()
 
 
+class SiteRequest(LimitedRequest, DeadlineRequest):
+    """The site's requests: the scan service's size and network limits, and the connection's deadlines."""
+
+
 @dataclass
 class Gateway:
     settings: Settings
@@ -46,8 +51,9 @@ class Gateway:
         self.status_page = StatusPage(self)
         self.root = RootResource(self.status_page)
         self.root.putChild(b"push", PushResource(self, ensure_token(self.settings.state_dir)))
-        self.site = server.Site(self.root)
-        self.site.requestFactory = LimitedRequest
+        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=self.reactor)
+        self.site.requestFactory = SiteRequest
+        self.http = ConnectionLimits(self.site, self.reactor)
         self.site.displayTracebacks = False
         self.site.policy = self.policy = NetworkPolicy(self.settings.interfaces, self.settings.allowed_networks,
                                                        self.settings.ipv6)
@@ -217,13 +223,13 @@ class Gateway:
         work at once, and the policy turns away clients of interfaces that are not served."""
         wildcard = "::" if self.settings.ipv6 and socket.has_ipv6 else "0.0.0.0"
         try:
-            self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface=wildcard))
+            self.ports.append(self.reactor.listenTCP(self.settings.port, self.http, interface=wildcard))
         except CannotListenError as e:
             if wildcard != "::" or getattr(e.socketError, "errno", None) not in (errno.EAFNOSUPPORT,
                                                                                   errno.EADDRNOTAVAIL):
                 raise
             log.info("no IPv6 ({error}); listening on IPv4 only", error=e)
-            self.ports.append(self.reactor.listenTCP(self.settings.port, self.site, interface="0.0.0.0"))
+            self.ports.append(self.reactor.listenTCP(self.settings.port, self.http, interface="0.0.0.0"))
 
     def url_on(self, host: str, uuid: str) -> str:
         literal = f"[{host}]" if ":" in host else host

@@ -82,8 +82,12 @@ def start_logging(level: str) -> None:
     from twisted.logger import (
         FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner, textFileLogObserver,
     )
+    from twisted.internet import reactor
+
+    from gateway.connections import ConnectionLogFilter
+
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    observer = FilteringLogObserver(textFileLogObserver(sys.stdout), [predicate])
+    observer = FilteringLogObserver(textFileLogObserver(sys.stdout), [predicate, ConnectionLogFilter(reactor)])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 

@@ -65,6 +65,15 @@ def test_systemd_analyze_rates_the_unit_exposure_at_most_2():
     assert float(score.group(1)) <= MAX_EXPOSURE, result.stdout
 
 
+def test_unit_gives_room_for_many_clients_and_the_gateways_own_descriptors():
+    from gateway.connections import PER_ADDRESS, connection_budget
+    [limit] = unit_settings()["LimitNOFILE"]
+    soft = int(limit.split(":")[0])
+    assert soft >= 4096
+    assert connection_budget(soft) >= 100 * PER_ADDRESS  # a hundred busy clients at their share
+    assert soft - connection_budget(soft) >= 64  # kept for scanners, files and event deliveries
+
+
 def test_firewall_profiles_open_the_default_port_and_ws_discovery():
     ufw = configparser.ConfigParser()
     ufw.read(ROOT / "etc" / "ufw" / "applications.d" / "sane-wsd-gateway")
