@@ -134,6 +134,8 @@ def _http_host(address: str, what: str) -> tuple[str, int]:
         raise refuse("events are sent to http:// addresses only")
     if not host:
         raise refuse(f"the address {address!r} names no host")
+    if "@" in parts.netloc:
+        raise refuse("the address may not carry a user name")
     if port == 0:
         raise refuse("port 0 is not a port")
     return unquote(host), port or 80
@@ -424,14 +426,14 @@ def _reference_headers(epr: EndpointRef) -> list[etree._Element]:
     return [_copy(p) for p in epr.reference_parameters]
 
 
-def http_poster(reactor, addresses: Callable[[str, int, str], defer.Deferred] | None = None,
+def http_poster(reactor, addresses: Callable[[str, int, str], defer.Deferred],
                 connect_timeout: float = 5.0) -> Callable[[str, bytes, str], defer.Deferred]:
     """``post(url, data, subscriber)``: POST a SOAP message; fails on a non-2xx answer, a refused or dead connection.
 
     ``addresses(host, port, subscriber)`` gives the addresses the connection may
     use (resolved and checked at each delivery: a name may point elsewhere by
-    now); the connection goes to the first of them, never to a name. One
-    connection per message: a persistent one would outlive that check.
+    now); the connection goes to the first of them that answers, never to a
+    name. One connection per message: a persistent one would outlive that check.
     """
     pool = HTTPConnectionPool(reactor, persistent=False)
     headers = Headers({b"content-type": [b"application/soap+xml; charset=utf-8"],
@@ -444,11 +446,8 @@ def http_poster(reactor, addresses: Callable[[str, int, str], defer.Deferred] | 
             finished: defer.Deferred = defer.Deferred()
             response.deliverBody(_Discard(finished))
             return finished
-        if addresses is None:
-            agent = Agent(reactor, connectTimeout=connect_timeout, pool=pool)
-        else:
-            agent = Agent.usingEndpointFactory(
-                reactor, _CheckedEndpoints(reactor, addresses, subscriber, connect_timeout), pool=pool)
+        agent = Agent.usingEndpointFactory(
+            reactor, _CheckedEndpoints(reactor, addresses, subscriber, connect_timeout), pool=pool)
         return agent.request(b"POST", url.encode("ascii"), headers,
                              FileBodyProducer(io.BytesIO(data))).addCallback(check)
     return post
