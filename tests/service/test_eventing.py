@@ -278,7 +278,8 @@ def test_push_without_the_token_is_refused_even_from_this_machine(gateway):
 
 @pytest.mark.parametrize("address", ["http://[zz]/", "http://[::1/", "http://printer:99999/", "http://printer:x/",
                                      "http:///no-host", "http://printer:0/", "https://127.0.0.1:9/x",
-                                     "http://h\u00f6st/", "http://user@127.0.0.1:9/", "http://127.0.0.1:9/" + "x" * 2000],
+                                     "http://h\u00f6st/", "http://user@127.0.0.1:9/",
+                                     "http://127.0.0.1:9/" + "x" * 2000],
                          ids=lambda a: a[:30])
 def test_an_event_address_that_cannot_be_used_is_a_sender_fault(gateway, address):
     r = subscribe(gateway.scan_url, address, ("JobStatusEvent",))
