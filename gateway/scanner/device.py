@@ -93,7 +93,7 @@ class Scanner:
         """Stop a scan in progress, close the device, end the device thread."""
         self.session.cancel_requested = True
         if self._transfer is not None:
-            self._transfer.pipe.abort()
+            self._transfer.pipe.abort("the gateway is stopping")
         self.session.run(self.session.release)
         self.session.stop()
 
@@ -293,7 +293,7 @@ class Scanner:
             # The device thread is still in the scan: the job ends (Canceled) when it stops.
             self.session.cancel_requested = True
             if self._transfer is not None and self._transfer.job is job:
-                self._transfer.pipe.abort()
+                self._transfer.pipe.abort("the job was cancelled")
             self.jobs.set_state(job, JobState.TERMINATING, ("None",))
         elif job.state is not JobState.TERMINATING:
             self.jobs.end(job, JobState.CANCELED, ("None",))

@@ -128,3 +128,66 @@ def test_cancel_during_a_transfer_ends_the_job_only_when_the_scan_stopped_and_th
     picture = Image.open(io.BytesIO(retrieve(gw.scan_url, second, token2).image))
     assert picture.mode == "L"
     assert picture.size == (int(created.text(".//wscn:PixelsPerLine")), int(created.text(".//wscn:NumberOfLines")))
+
+
+def create_when_free(gw, t, timeout: float = 30):
+    """CreateScanJob, retried while the scanner is still busy finishing an earlier job."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        created = create_job(gw.scan_url, t)
+        if created.status == 200 or time.monotonic() > deadline:
+            return created
+        assert created.fault_subcode == "wscn:ServerErrorNotAcceptingJobs", created.body
+        time.sleep(0.05)
+
+
+
+def test_a_cancel_while_the_image_streams_ends_the_response_within_a_second_every_time(gateway):
+    import threading
+    import time
+    for attempt in range(16):
+        created = create_when_free(gateway, ticket(fmt="dib", color="RGB24", dpi=600, region=(0, 0, 8000, 11000)))
+        assert created.status == 200
+        job_id, token = job_of(created)
+        conn, response = open_retrieve(gateway.scan_url, job_id, token, timeout=30)
+        ended = threading.Event()
+
+        def read_all():
+            try:
+                while response.read1(1 << 20):
+                    pass
+            except (OSError, http.client.HTTPException):
+                pass
+            ended.set()
+        threading.Thread(target=read_all, daemon=True).start()
+        time.sleep(0.02 * (attempt % 8))
+        call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+        cancelled = time.monotonic()
+        ended.wait(5)
+        took = time.monotonic() - cancelled
+        conn.close()
+        assert took < 1.0, f"attempt {attempt}: the response stayed open {took:.1f} s after the cancel"
+
+
+
+def wait_for_log(gw, text: str, timeout: float = 30) -> str:
+    import time
+    deadline = time.monotonic() + timeout
+    while text not in gw.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return gw.log()
+
+
+def test_a_client_that_goes_away_mid_image_is_one_log_line_and_no_traceback(tmp_path):
+    with GatewayProcess(tmp_path, test_conf=SLOW) as gw:
+        job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="png", color="RGB24", dpi=300,
+                                                             region=(0, 0, 8000, 8000))))
+        conn, response = open_retrieve(gw.scan_url, job_id, token)
+        response.read1(1024)
+        conn.sock.close()
+        conn.close()
+        log = wait_for_log(gw, f"job {job_id} on")
+        log = wait_for_log(gw, "ended: Aborted ImageTransferError")
+    assert "Traceback" not in log and "AttributeError" not in log, log[-3000:]
+    assert log.count(f"image of job {job_id} not delivered") == 1, log[-3000:]
