@@ -7,6 +7,7 @@ device's own thread (``session.py``). The image path is injected
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
@@ -271,6 +272,12 @@ class Scanner:
         elif isinstance(error, PipeClosed):
             job.retrieving = False
             self.jobs.end(job, JobState.ABORTED, ("ImageTransferError",))
+        elif isinstance(error, OSError):
+            # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
+            job.retrieving = False
+            log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
+                      job=job.id, scanner=self.name, dir=tempfile.gettempdir(), error=error)
+            self.jobs.end(job, JobState.ABORTED, ("JobCompletedWithErrors",))
         else:
             job.retrieving = False
             reason = "JobCompletedWithErrors"

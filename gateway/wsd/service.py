@@ -14,7 +14,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.model import ServiceError
-from gateway.pipe import ClientGone
+from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
 from gateway.wsd import scan_messages as msg
 from gateway.wsd.eventing import EventSource
@@ -324,7 +324,9 @@ class DeviceResource(resource.Resource):
                 return
             request.unregisterProducer()
             if error is not None:
-                log.warn("image of job {job} ended early: {error}", job=job_id, error=error)
+                # A failed scan was logged where it failed; a stopped transfer says why here.
+                log.warn("image of job {job} to {peer} cut off: {why}", job=job_id, peer=_peer(request),
+                         why=error if isinstance(error, PipeClosed) else "the scan failed")
                 request.transport.abortConnection()
                 return
             request.write(mtom.tail())
