@@ -8,9 +8,11 @@ Every call blocks: callers run them on the device's worker thread.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -185,6 +187,59 @@ class SaneDevice(Protocol):
     def close(self) -> None: ...
 
 
+class StartGate:
+    """One sane_start at a time in the whole process, until that device's reader has surely begun.
+
+    SANE's reader-thread helper (sanei_thread) hands the reader function and
+    its argument to the new thread through one static structure; a second
+    sane_start before the first device's thread has read it gives both threads
+    the second device: one device gets two readers (more data than its height),
+    the other none (its reads wait forever). The gate opens when the device's
+    first read returns (its reader has run), when it is cancelled, or
+    ``HANDOVER`` seconds after sane_start returned (a reader thread starts in
+    microseconds; a first read may wait long for a lamp to warm up). A
+    sane_start that itself takes longer than ``MAX_WAIT`` lets others go ahead.
+    """
+
+    HANDOVER = 0.5
+    MAX_WAIT = 30.0
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._holder: object | None = None
+        self._until = 0.0
+
+    def enter(self, owner: object) -> None:
+        with self._cond:
+            give_up = time.monotonic() + self.MAX_WAIT
+            while self._holder is not None and self._holder is not owner:
+                left = min(self._until, give_up) - time.monotonic()
+                if left <= 0:
+                    if self._until > give_up:
+                        log.warn("another scanner's sane_start is taking over {s:.0f} s; starting anyway",
+                                 s=self.MAX_WAIT)
+                    break
+                self._cond.wait(left)
+            self._holder, self._until = owner, math.inf
+
+    def started(self, owner: object) -> None:
+        with self._cond:
+            if self._holder is owner:
+                self._until = time.monotonic() + self.HANDOVER
+                self._cond.notify_all()
+
+    def leave(self, owner: object) -> None:
+        if self._holder is not owner:
+            return
+        with self._cond:
+            if self._holder is owner:
+                self._holder = None
+                self._cond.notify_all()
+
+
+START_GATE = StartGate()
+
+
 class PythonSaneDevice:
     """A device opened through python-sane; frames are read by ``_saneio``."""
 
@@ -218,10 +273,13 @@ class PythonSaneDevice:
             raise _translate(e) from None
 
     def start(self) -> None:
+        START_GATE.enter(self)
         try:
             _sane_call(_saneio.start, self._dev.dev)
         except Exception as e:
+            START_GATE.leave(self)
             raise _translate(e) from None
+        START_GATE.started(self)
 
     def parameters(self) -> FrameParameters:
         try:
@@ -235,11 +293,17 @@ class PythonSaneDevice:
             return _sane_call(_saneio.read_into, self._dev.dev, buffer)
         except Exception as e:
             raise _translate(e) from None
+        finally:
+            START_GATE.leave(self)
 
     def cancel(self) -> None:
-        _sane_call(_saneio.cancel, self._dev.dev)
+        try:
+            _sane_call(_saneio.cancel, self._dev.dev)
+        finally:
+            START_GATE.leave(self)
 
     def close(self) -> None:
+        START_GATE.leave(self)
         _sane_call(self._dev.close)
 
 
