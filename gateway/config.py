@@ -42,6 +42,7 @@ class Settings:
     allowed_networks: tuple[str, ...] = ()
     push_destination: str = ""
     button_poll_interval: float = 1.0
+    device_timeout: float = 90.0
     location: str = ""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
@@ -86,6 +87,7 @@ def load(path: Path | None) -> Settings:
             allowed_networks=_networks(g.get("allowed_networks", "")),
             push_destination=g.get("push_destination", ""),
             button_poll_interval=float(g.get("button_poll_interval", 1.0)),
+            device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
             location=g.get("location", ""),
             scanners=tuple(
                 ScannerOverride(
@@ -130,6 +132,8 @@ def validate(s: Settings) -> Settings:
         s.friendly_name.format(vendor="", model="", host="", device="")
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigError(f"friendly_name may use {{vendor}}, {{model}}, {{host}} and {{device}}, not {e}") from None
+    if not s.device_timeout > 0:
+        raise ConfigError("device_timeout must be a number of seconds above 0")
     if s.test_device not in ("auto", "yes", "no"):
         raise ConfigError("test_device must be auto, yes or no")
     return s

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from gateway.model import (
@@ -22,11 +22,15 @@ from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
 from gateway.scanner.jobs import Job, JobTable
 from gateway.scanner.saneapi import UNIT_MM, DeviceInfo, FrameParameters, SaneError, Status
-from gateway.scanner.session import DeviceSession, PageSink
+from gateway.scanner.session import DEVICE_TIMEOUT, DeviceSession, PageSink
 from gateway.scanner.status import StatusTracker
 from gateway.scanner.ticket import default_parameters, negotiate, sane_settings
 
 log = Logger()
+
+WATCH_INTERVAL = 1.0
+"""Seconds between two looks of the watchdog at the device call in progress."""
+
 
 class DocumentSink(Protocol):
     """One file that pages are encoded into, written to a pipe (``image_path.DocumentSink`` is one)."""
@@ -63,7 +67,8 @@ class Scanner:
                  bytes_per_line: Callable[[str, int, UsedSide], int],
                  format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
-                 on_status_change: Callable[["Scanner"], None] = lambda s: None):
+                 on_status_change: Callable[["Scanner"], None] = lambda s: None,
+                 device_timeout: float = DEVICE_TIMEOUT):
         self.reactor = reactor
         self.info = info
         self.uuid = uuid
@@ -74,13 +79,19 @@ class Scanner:
         self._bytes_per_line = bytes_per_line
         self._format_holds = format_holds
         self._on_job_change = on_job_change
-        self.session = DeviceSession(reactor, lambda: library.open(info), info.name)
+        self._open_device = lambda: library.open(info)
+        self.session = DeviceSession(reactor, self._open_device, info.name, device_timeout)
         self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
         self.status = StatusTracker(on_change=lambda _s: on_status_change(self))
         self.capabilities: Capabilities | None = None
         self.profile: DeviceProfile | None = None
         self._transfer: ImageTransfer | None = None
+        self._starting: defer.Deferred | None = None
         self._creating = False
+        self._interrupted_at: float | None = None
+        self._watchdog = task.LoopingCall(self._watch_device)
+        self._watchdog.clock = reactor
+        self._watchdog.start(WATCH_INTERVAL, now=False)
 
     @defer.inlineCallbacks
     def load(self):
@@ -92,6 +103,8 @@ class Scanner:
 
     def stop(self) -> None:
         """Stop a scan in progress, close the device, end the device thread."""
+        if self._watchdog.running:
+            self._watchdog.stop()
         self.session.cancel_requested = True
         if self._transfer is not None:
             self._transfer.pipe.abort("the gateway is stopping")
@@ -172,14 +185,20 @@ class Scanner:
         started: defer.Deferred = defer.Deferred()
         transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, job)
         self._transfer = transfer
+        self._starting = started
+        session = self.session
 
         def transferred(result):
+            if session is not self.session:
+                return self._abandoned_session_returned(session, pipe)
             images, last = result
             pipe.close(None)
             job.no_more_images = job.no_more_images or last
             self._transfer_ended(job, images, None)
 
         def failed(failure):
+            if session is not self.session:
+                return self._abandoned_session_returned(session, pipe)
             error = failure.value
             pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
             self._transfer_ended(job, 0, failure)
@@ -187,10 +206,11 @@ class Scanner:
                 started.errback(self._service_error(error, job))
 
         first_page = lambda: self.reactor.callFromThread(self._transfer_started, transfer, started)  # noqa: E731
-        self.session.run(self._scan_document, job, pipe, first_page).addCallbacks(transferred, failed)
+        session.run(self._scan_document, session, job, pipe, first_page).addCallbacks(transferred, failed)
         return started
 
-    def _scan_document(self, job: Job, pipe: ThreadPipe, first_page: Callable[[], None]) -> tuple[int, bool]:
+    def _scan_document(self, session: DeviceSession, job: Job, pipe: ThreadPipe,
+                       first_page: Callable[[], None]) -> tuple[int, bool]:
         """On the device thread: the pages of one RetrieveImage into one document.
 
         Returns (images scanned, whether the job has no more images: the
@@ -209,7 +229,7 @@ class Scanner:
                         first_page()
                     return sink
                 try:
-                    self.session.scan_page(open_page)
+                    session.scan_page(open_page)
                 except SaneError as e:
                     if e.status is Status.NO_DOCS and images > 0:
                         feeder_empty = True
@@ -250,6 +270,8 @@ class Scanner:
         return [j.snapshot() for j in self.jobs.history]
 
     def _transfer_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
+        if started.called:
+            return  # given up by the watchdog before its first rows came
         self.status.page_started()
         started.callback(transfer)
 
@@ -306,6 +328,48 @@ class Scanner:
             self.jobs.end(job, JobState.CANCELED, ("None",))
             self.session.run(self.session.release)
         log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
+
+    def _watch_device(self) -> None:
+        """Once a second: a device call of a scan that takes longer than the device timeout is cancelled,
+        and a scanner that does not answer the cancel either is given up (the next job opens it afresh)."""
+        session = self.session
+        waited = session.waiting_for()
+        if self._interrupted_at is None:
+            if waited > session.device_timeout:
+                error = SaneError(Status.IO_ERROR, f"the scanner sent nothing for over {session.device_timeout:g} s")
+                log.warn("{scanner}: {error}; cancelling its scan", scanner=self.name, error=error.message)
+                self._interrupted_at = self.reactor.seconds()
+                session.interrupt(error)
+                if self._transfer is not None:
+                    self._transfer.pipe.abort(error.message)
+        elif waited == 0:
+            self._interrupted_at = None
+        elif self.reactor.seconds() - self._interrupted_at > session.device_timeout:
+            self._interrupted_at = None
+            self._give_up(session)
+
+    def _give_up(self, stuck: DeviceSession) -> None:
+        """The device thread is stuck in SANE even after a cancel: leave it there, end its job, and let the
+        next job use a fresh thread and handle."""
+        log.error("{scanner} does not answer, not even a cancel: its scan is abandoned; if the next job "
+                  "fails too, unplug the scanner and plug it back in", scanner=self.name)
+        self.session = DeviceSession(self.reactor, self._open_device, self.info.name, stuck.device_timeout)
+        transfer, self._transfer = self._transfer, None
+        self.status.sane_error(Status.IO_ERROR)
+        if transfer is not None:
+            job = transfer.job
+            transfer.pipe.abort("the scanner stopped answering")
+            job.retrieving = False
+            self.jobs.end(job, JobState.ABORTED, ("ScannerStopped",))
+            if self._starting is not None and not self._starting.called:
+                self._starting.errback(ServiceError("device", "the scanner stopped answering"))
+        self.status.busy(False)
+
+    def _abandoned_session_returned(self, session: DeviceSession, pipe: ThreadPipe) -> None:
+        """A scan given up as stuck came back at last: close its handle so the scanner can be opened again."""
+        pipe.close(None)
+        log.info("{scanner} answered again: closing the scan that was given up", scanner=self.name)
+        session.run(session.release).addBoth(lambda _: session.stop())
 
     def _timed_out(self, job: Job) -> None:
         log.warn("job {job} on {scanner} timed out waiting for RetrieveImage", job=job.id, scanner=self.name)

@@ -11,6 +11,7 @@ import array
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
@@ -23,6 +24,8 @@ from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, Stat
 STRIP_BYTES = 256 * 1024
 """Raw bytes read per sane_read batch: small enough to stream, large enough to be cheap."""
 STRIPS_IN_FLIGHT = 4
+DEVICE_TIMEOUT = 90.0
+"""Seconds one device call of a scan (sane_start, a read) may take before the scan is declared stuck."""
 PLANES = ("red", "green", "blue")
 
 
@@ -115,13 +118,18 @@ class StripPump:
 class DeviceSession:
     """A SANE device opened for the length of a job, driven from its own thread."""
 
-    def __init__(self, reactor, open_device: Callable[[], SaneDevice], name: str):
+    def __init__(self, reactor, open_device: Callable[[], SaneDevice], name: str,
+                 device_timeout: float = DEVICE_TIMEOUT):
         self._reactor = reactor
         self._open_device = open_device
+        self._name = name
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"sane-{name}")
         self._pool.start()
         self._dev: SaneDevice | None = None
         self.cancel_requested = False
+        self.device_timeout = device_timeout
+        self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
+        self._stuck: SaneError | None = None
 
     def run(self, f: Callable, *args):
         """Run ``f(*args)`` on the device thread; a Deferred of its result."""
@@ -129,6 +137,30 @@ class DeviceSession:
 
     def stop(self) -> None:
         self._pool.stop()
+
+    # The watchdog's side (reactor).
+
+    def waiting_for(self) -> float:
+        """Seconds the device call of a scan in progress (sane_start, a read) has been waiting; 0 if none."""
+        since = self._waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def interrupt(self, error: SaneError) -> None:
+        """The device call in progress is stuck: sane_cancel it from a helper thread (SANE allows a cancel
+        while a read waits; it makes the read return at once) and end the scan with ``error``."""
+        self._stuck = error
+        self.cancel_requested = True
+        dev = self._dev
+        if dev is not None:
+            threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
+                             daemon=True).start()
+
+    @staticmethod
+    def _cancel_quietly(dev: SaneDevice) -> None:
+        try:
+            dev.cancel()
+        except Exception as e:  # noqa: BLE001 -- a cancel that fails changes nothing for the watchdog
+            log.info("cancelling a stuck scan failed: {error}", error=e)
 
     # Everything below runs on the device thread.
 
@@ -150,6 +182,7 @@ class DeviceSession:
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
         """Set a new job's options; a cancel asked of an earlier job no longer applies."""
         self.cancel_requested = False
+        self._stuck = None
         dev = self._device()
         opts = dev.options()
         for name, value in settings:
@@ -173,7 +206,7 @@ class DeviceSession:
         (``StripPump``), so a slow scanner and the encoder work side by side.
         """
         dev = self._device()
-        dev.start()
+        self._watched(dev.start)
         params = dev.parameters()
         if params.format in PLANES:
             return self._scan_planes(dev, params, open_sink)
@@ -183,6 +216,21 @@ class DeviceSession:
         self._stream(dev, params, lambda: open_sink(params))
         return params
 
+    def _watched(self, call: Callable, *args):
+        """A device call of a scan, timed by the watchdog; a call it interrupted raises the watchdog's error."""
+        self._waiting_since = time.monotonic()
+        try:
+            result = call(*args)
+        except SaneError:
+            if self._stuck is not None:
+                raise self._stuck from None
+            raise
+        finally:
+            self._waiting_since = None
+        if self._stuck is not None:
+            raise self._stuck
+        return result
+
     def _strips(self, dev: SaneDevice, params: FrameParameters):
         """The frame's raw bytes, a strip of whole rows at a time, each in a buffer of its own."""
         strip = max(1, STRIP_BYTES // max(params.bytes_per_line, 1)) * params.bytes_per_line
@@ -191,7 +239,7 @@ class DeviceSession:
                 dev.cancel()
                 raise SaneError(Status.CANCELLED, "cancelled")
             buf = bytearray(strip)
-            n = dev.read_into(buf)
+            n = self._watched(dev.read_into, buf)
             if n == 0:
                 return
             yield memoryview(buf)[:n]
@@ -229,7 +277,7 @@ class DeviceSession:
                 for strip in self._strips(dev, params):
                     spool.write(strip)
                 spool.seek(0)
-                dev.start()
+                self._watched(dev.start)
                 params = dev.parameters()
             if params.format not in PLANES or params.format in spooled or len(spooled) != 2:
                 raise SaneError(Status.IO_ERROR, "a three-pass scan did not deliver three planes")

@@ -27,7 +27,7 @@ class GatewayProcess:
 
     def __init__(self, workdir: Path, test_conf: str = "geometry_max 300.0\n", extra_args=(),
                  entry: list[str] | None = None, wrapper: list[str] = (), discovery: bool = False,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", config: str = ""):
         self.workdir = Path(workdir)
         self.state = self.workdir / "state"
         self.port = free_port()
@@ -37,6 +37,7 @@ class GatewayProcess:
         self.wrapper = list(wrapper)
         self.discovery = discovery
         self.host = host
+        self.config = config  # more lines for the [gateway] section
         self.log_path = self.workdir / "gateway.log"
         self.proc: subprocess.Popen | None = None
 
@@ -44,7 +45,7 @@ class GatewayProcess:
         (self.state / "sane.d").mkdir(parents=True, exist_ok=True)
         (self.state / "sane.d" / "test.conf").write_text(self.test_conf)
         config = self.workdir / "gateway.conf"
-        config.write_text("[gateway]\nlog_level = debug\n")
+        config.write_text("[gateway]\nlog_level = debug\n" + self.config)
         argv = self.wrapper + self.entry + [
             "run", "--config", str(config), "--state-dir", str(self.state), "--port", str(self.port),
             "--backend", "test", "--test-device", "yes"] + ([] if self.discovery else ["--no-discovery"]) \
