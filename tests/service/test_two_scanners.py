@@ -103,3 +103,20 @@ def test_a_scanner_that_ignores_the_cancel_too_is_given_up_and_used_again_once_i
         assert retrieve(gw.scan_url, *job_of(created)).status == 200
         log = gw.log()
     assert "does not answer, not even a cancel" in log and "Traceback" not in log
+
+
+def test_a_hanging_scanner_leaves_the_other_scanner_scanning(tmp_path):
+    stuck = tmp_path / "stuck"
+    with stuck_gateway(tmp_path / "gw", stuck, timeout=4) as gw:
+        urls = {name: f"http://{gw.host}:{gw.port}/{gw.uuids[name]}/scan" for name in ("test:0", "test:1")}
+        stuck.write_text("until-cancel test:0")
+        hanging = job_of(create_job(urls["test:0"], ticket(fmt="dib", color="RGB24", dpi=300)))
+        cut_off = []
+        waiter = threading.Thread(target=lambda: cut_off.append(scan_is_cut_off(urls["test:0"], *hanging)))
+        waiter.start()
+        time.sleep(1)
+        other = job_of(create_job(urls["test:1"], ticket(dpi=75, region=(0, 0, 1000, 1000))))
+        assert retrieve(urls["test:1"], *other).status == 200
+        assert job_state(urls["test:0"], hanging[0])[0] == "Processing"
+        waiter.join(15)
+        assert cut_off and cut_off[0] < 10

@@ -1,7 +1,8 @@
 """The gateway with a scanner that can stop answering: SANE's test device, a small fake at the python-sane boundary.
 
 While the file named by SANE_WSD_TEST_STUCK exists, a read after the first
-one of a page blocks, as a USB read does when the scanner hangs:
+one of a page blocks, as a USB read does when the scanner hangs (on every
+device, or on the one named after the mode):
 
 * file content ``until-cancel``: the read returns when sane_cancel is called
   (what SANE promises, and what the test backend does for a reader thread
@@ -22,13 +23,17 @@ import time
 from gateway.scanner import saneapi
 
 
-def _mode() -> str | None:
+def _mode(device: str) -> str | None:
+    """The file holds the mode, and optionally the one SANE device it applies to: "until-cancel test:0"."""
     path = os.environ.get("SANE_WSD_TEST_STUCK")
     try:
         with open(path) as f:
-            return f.read().strip() or "until-cancel"
+            words = f.read().split()
     except (OSError, TypeError):
         return None
+    if len(words) > 1 and words[1] != device:
+        return None
+    return words[0] if words else "until-cancel"
 
 
 class StuckTestDevice:
@@ -45,12 +50,12 @@ class StuckTestDevice:
 
     def read_into(self, buffer):
         self._reads += 1
-        mode = _mode() if self._reads > 1 else None
+        mode = _mode(self.info.name) if self._reads > 1 else None
         if mode == "until-cancel":
             self._cancelled.wait()
             raise saneapi.SaneError(saneapi.Status.CANCELLED, "Operation was cancelled")
         if mode == "forever":
-            while _mode() == "forever":
+            while _mode(self.info.name) == "forever":
                 time.sleep(0.05)
             raise saneapi.SaneError(saneapi.Status.IO_ERROR, "Error during device I/O")
         return self._real.read_into(buffer)
