@@ -191,3 +191,28 @@ def test_a_client_that_goes_away_mid_image_is_one_log_line_and_no_traceback(tmp_
         log = wait_for_log(gw, "ended: Aborted ImageTransferError")
     assert "Traceback" not in log and "AttributeError" not in log, log[-3000:]
     assert log.count(f"image of job {job_id} not delivered") == 1, log[-3000:]
+
+
+BUFFER_DELAY = 0.2
+"""The test backend with read-delay writes 64 KiB of a plain picture, then waits read-delay-duration."""
+VERY_SLOW = f"geometry_max 300.0\nread-delay true\nread-delay-duration {int(BUFFER_DELAY * 1e6)}\n"
+
+
+def test_the_first_image_bytes_leave_within_a_few_lines_of_the_scanners_first_data(tmp_path):
+    import time
+    with GatewayProcess(tmp_path, test_conf=VERY_SLOW) as gw:
+        created = create_job(gw.scan_url, ticket(fmt="png", color="Grayscale8", dpi=300, region=(0, 0, 8000, 11000)))
+        job_id, token = job_of(created)
+        bytes_per_line = int(created.text(".//wscn:MediaFrontImageInfo/wscn:PixelsPerLine"))
+        lines_per_second = 64 * 1024 / BUFFER_DELAY / bytes_per_line
+        # The scanner's first data comes one backend buffer after the start; allow a few lines more and
+        # the gateway's own work. A whole 256 KiB strip would take four buffers.
+        bound = BUFFER_DELAY + 8 / lines_per_second + 0.15
+        sent = time.monotonic()
+        conn, response = open_retrieve(gw.scan_url, job_id, token)
+        first = response.read1(65536)
+        took = time.monotonic() - sent
+        conn.close()
+        call(gw.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+    assert response.status == 200 and first
+    assert took < bound, f"the first bytes took {took:.2f} s; the bound is {bound:.2f} s"
