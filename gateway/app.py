@@ -98,6 +98,7 @@ class Gateway:
             bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
             on_job_change=self._job_changed, on_status_change=self._status_changed,
             device_timeout=self.settings.device_timeout,
+            streams_images=self.settings.image_transfer == "chunked",
         )
         try:
             yield scanner.load()
@@ -113,7 +114,9 @@ class Gateway:
         self.events[served.uuid] = events
         self.push[served.uuid] = PushScans(self.reactor, events)
         self.last_status[served.uuid] = scanner.scanner_status()
-        self.root.add(DeviceResource(scanner, events, self.push[served.uuid]))
+        self.root.add(DeviceResource(scanner, events, self.push[served.uuid],
+                                     image_transfer=self.settings.image_transfer,
+                                     spool_dir=str(self.settings.state_dir)))
         yield self.watch_buttons(scanner)
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
                  vendor=info.vendor, model=info.model, name=name, uuid=served.uuid)

@@ -13,6 +13,8 @@ DEFAULT_PORT = 8765
 """Not 5357: wsdd (Samba's WS-Discovery daemon) owns that port on many hosts."""
 DEFAULT_CONFIG = Path("/etc/sane-wsd-gateway.conf")
 LOG_LEVELS = ("debug", "info", "warn", "error")
+IMAGE_TRANSFERS = ("chunked", "length")
+"""How RetrieveImage sends the image: streamed while scanning (chunked), or spooled and sent with a length."""
 
 
 class ConfigError(Exception):
@@ -44,6 +46,7 @@ class Settings:
     button_poll_interval: float = 1.0
     device_timeout: float = 90.0
     location: str = ""
+    image_transfer: str = "chunked"
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -89,6 +92,7 @@ def load(path: Path | None) -> Settings:
             button_poll_interval=float(g.get("button_poll_interval", 1.0)),
             device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
             location=g.get("location", ""),
+            image_transfer=g.get("image_transfer", "chunked").strip().lower(),
             scanners=tuple(
                 ScannerOverride(
                     pattern=section.split(":", 1)[1].strip(),
@@ -136,6 +140,9 @@ def validate(s: Settings) -> Settings:
         raise ConfigError("device_timeout must be a number of seconds above 0")
     if s.test_device not in ("auto", "yes", "no"):
         raise ConfigError("test_device must be auto, yes or no")
+    if s.image_transfer not in IMAGE_TRANSFERS:
+        raise ConfigError(f"image_transfer must be chunked (stream while scanning) or length (send the whole "
+                          f"image with a Content-Length), not {s.image_transfer!r}")
     return s
 
 

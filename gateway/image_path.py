@@ -2,15 +2,21 @@
 
 The one place where a scanner frame meets a file format; the scanner layer
 sees only a ``DocumentSink`` and its ``PageSink``s, the encoder only a ``RasterSpec``.
+Here the frame is cropped to the ticket's image: the scanner scans on its own
+(coarser) steps and says where the image lies in its frame.
 """
 
 from __future__ import annotations
 
+from twisted.logger import Logger
+
 from gateway.imaging import DocumentEncoder, RasterSpec, can_encode, create_document_encoder, is_multi_page, \
     supported_formats
-from gateway.model import ColorMode, FinalParameters, UsedSide
+from gateway.model import ColorMode, FinalParameters, PixelWindow, UsedSide
 from gateway.pipe import ThreadPipe
 from gateway.scanner.saneapi import FrameParameters
+
+log = Logger()
 
 CONTENT_TYPES = {
     "png": "image/png",
@@ -61,8 +67,8 @@ class DocumentSink:
         self._pipe = pipe
         self.multi_page = is_multi_page(encoder.format)
 
-    def page(self, side: UsedSide, params: FrameParameters) -> "PageSink":
-        self._pipe.write(self._encoder.start_page(raster_spec(side, params)))
+    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None = None) -> "PageSink":
+        self._pipe.write(self._encoder.start_page(raster_spec(side, params, crop)))
         return PageSink(self._encoder, self._pipe)
 
     def finish(self) -> None:
@@ -91,16 +97,33 @@ class PageSink:
         self._encoder.close()
 
 
-def raster_spec(side: UsedSide, params: FrameParameters) -> RasterSpec:
-    return RasterSpec(
-        width=params.pixels_per_line,
-        height=params.lines if params.lines > 0 else None,
-        bytes_per_line=params.bytes_per_line,
-        channels=3 if params.format == "color" else 1,
-        depth=params.depth,
-        dpi_x=side.resolution.width,
-        dpi_y=side.resolution.height,
-    )
+def raster_spec(side: UsedSide, params: FrameParameters, crop: PixelWindow | None = None) -> RasterSpec:
+    """The frame as SANE delivers it, and the image to take from it (``crop``, in frame pixels).
+
+    The crop is clipped to the frame this page really has (a backend may
+    deliver a little less than it said before the scan); then the image is
+    smaller than promised, and the log says so.
+    """
+    common = dict(bytes_per_line=params.bytes_per_line, channels=3 if params.format == "color" else 1,
+                  depth=params.depth, dpi_x=side.resolution.width, dpi_y=side.resolution.height)
+    lines = params.lines if params.lines > 0 else None
+    if crop is None:
+        return RasterSpec(width=params.pixels_per_line, height=lines, **common)
+    x = min(crop.x, params.pixels_per_line - 1)
+    width = min(crop.width, params.pixels_per_line - x)
+    if lines is None:
+        if width < crop.width:
+            log.warn("the scanner's frame is {ppl} pixels wide, {short} short of the image",
+                     ppl=params.pixels_per_line, short=crop.width - width)
+        return RasterSpec(width=width, height=None, x_offset=x, y_offset=crop.y, extra_rows=None,
+                          max_height=crop.height, **common)
+    y = min(crop.y, lines - 1)
+    height = min(crop.height, lines - y)
+    if (width, height) != (crop.width, crop.height):
+        log.warn("the scanner's frame is {ppl} x {lines} pixels, smaller than the image promised "
+                 "({w} x {h} at {x}, {y})", ppl=params.pixels_per_line, lines=lines, w=crop.width,
+                 h=crop.height, x=crop.x, y=crop.y)
+    return RasterSpec(width=width, height=height, x_offset=x, y_offset=y, extra_rows=lines - y - height, **common)
 
 
 def open_document(final: FinalParameters, pipe: ThreadPipe) -> DocumentSink:

@@ -57,6 +57,66 @@ class ScannerState(str, enum.Enum):
     STOPPED = "Stopped"
 
 
+class JobStateReason(enum.StrEnum):
+    """Why a job is in its state. The values are WS-Scan's keywords, spelt as its schema spells them
+    (one r in "Transfering"); the scanner core picks them by meaning."""
+
+    NONE = "None"
+    SCANNING = "JobScanning"
+    SCANNING_AND_TRANSFERRING = "JobScanningAndTransfering"
+    TRANSFERRING = "JobTransfering"
+    COMPLETED_SUCCESSFULLY = "JobCompletedSuccessfully"
+    COMPLETED_WITH_ERRORS = "JobCompletedWithErrors"
+    COMPLETED_WITH_WARNINGS = "JobCompletedWithWarnings"
+    CANCELED_AT_DEVICE = "JobCanceledAtDevice"
+    TIMED_OUT = "JobTimedOut"
+    SCANNER_STOPPED = "ScannerStopped"
+    COMPRESSION_ERROR = "CompressionError"
+    DOCUMENT_FORMAT_ERROR = "DocumentFormatError"
+    INVALID_SCAN_TICKET = "InvalidScanTicket"
+
+
+class ScannerStateReason(enum.StrEnum):
+    NONE = "None"
+    ATTENTION_REQUIRED = "AttentionRequired"
+    COVER_OPEN = "CoverOpen"
+    MEDIA_JAM = "MediaJam"
+    MULTIPLE_FEED_ERROR = "MultipleFeedError"
+    LAMP_ERROR = "LampError"
+    LAMP_WARMING = "LampWarming"
+    CALIBRATING = "Calibrating"
+    INTERLOCK_OPEN = "InterlockOpen"
+    INTERNAL_STORAGE_FULL = "InternalStorageFull"
+    PAUSED = "Paused"
+
+
+class ConditionName(enum.StrEnum):
+    """What a DeviceCondition is about (a closed list: the schema allows no extension here)."""
+
+    CALIBRATING = "Calibrating"
+    COVER_OPEN = "CoverOpen"
+    INPUT_TRAY_EMPTY = "InputTrayEmpty"
+    INTERLOCK_OPEN = "InterlockOpen"
+    INTERNAL_STORAGE_FULL = "InternalStorageFull"
+    MEDIA_JAM = "MediaJam"
+    LAMP_ERROR = "LampError"
+    LAMP_WARNING = "LampWarning"
+    MULTIPLE_FEED_ERROR = "MultipleFeedError"
+
+
+class ConditionComponent(enum.StrEnum):
+    ADF = "ADF"
+    FILM = "Film"
+    MEDIA_PATH = "MediaPath"
+    PLATEN = "Platen"
+
+
+class ConditionSeverity(enum.StrEnum):
+    INFORMATIONAL = "Informational"
+    WARNING = "Warning"
+    CRITICAL = "Critical"
+
+
 CONTENT_TYPES = ("Auto", "Text", "Photo", "Halftone", "Mixed")
 
 
@@ -173,6 +233,16 @@ class FinalParameters:
 
 
 @dataclass(frozen=True)
+class PixelWindow:
+    """A rectangle of pixels: where the ticket's image lies, on the page or in a scanned frame."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     pixels_per_line: int
     lines: int
@@ -195,6 +265,9 @@ class SourceCapabilities:
     optical_resolution: Size
     resolutions_x: tuple[int, ...]
     resolutions_y: tuple[int, ...]
+    scan_area: tuple[float, float] | None = None
+    """The exact width and height of the scan area in thousandths of an inch (max_size is them cut to
+    whole thousandths): how many whole pixels a resolution gives. None: max_size is exact."""
 
 
 @dataclass(frozen=True)
@@ -237,9 +310,9 @@ class Condition:
     """An active device condition (DeviceCondition): jam, cover open, feeder empty."""
 
     id: int
-    name: str
-    component: str
-    severity: str
+    name: ConditionName
+    component: ConditionComponent
+    severity: ConditionSeverity
     time: datetime
 
 
@@ -247,7 +320,7 @@ class Condition:
 class ScannerStatus:
     time: datetime
     state: ScannerState
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[ScannerStateReason, ...] = ()
     conditions: tuple[Condition, ...] = ()
     history: tuple[tuple[Condition, datetime], ...] = ()
 
@@ -258,7 +331,7 @@ class JobSnapshot:
 
     id: int
     state: JobState
-    reasons: tuple[str, ...]
+    reasons: tuple[JobStateReason, ...]
     scans_completed: int
     created: datetime
     completed: datetime | None

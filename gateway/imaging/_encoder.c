@@ -15,6 +15,10 @@
  * headers) are built in Python, which lets the height be supplied after
  * the last row when the scanner did not know it in advance.
  *
+ * A raw row may be wider than the image: the image then starts x_offset
+ * pixels into it (cropping).  The codecs read the image's pixels in place;
+ * only lineart that starts inside a byte is shifted, into one row buffer.
+ *
  * All work on pixels runs without the GIL.  Memory is bounded by a few
  * rows plus the codec state plus the output of a single feed call.
  */
@@ -60,6 +64,9 @@ typedef struct {
     long long height; /* -1: not known, the caller writes the header later */
     long long rows;
     Py_ssize_t in_bpl, packed, out_rb;
+    Py_ssize_t in_skip; /* bytes of each raw row before the image */
+    int in_shift;       /* and bits, for lineart that starts inside a byte */
+    unsigned char *shifted;
 
     unsigned char *partial; /* a row split across feed calls */
     Py_ssize_t partial_len;
@@ -651,9 +658,28 @@ g4_setup(Codec *c)
 
 /* ------------------------------------------------------------ row driver */
 
-static int
-emit_row(Codec *c, const unsigned char *row)
+/* The image's pixels within a raw row: in place, or shifted to start a byte. */
+static const unsigned char *
+crop_row(Codec *c, const unsigned char *row)
 {
+    const unsigned char *p = row + c->in_skip;
+    Py_ssize_t i, left = c->in_bpl - c->in_skip;
+    int s = c->in_shift;
+    if (!s)
+        return p;
+    for (i = 0; i < c->packed; i++) {
+        unsigned int v = (unsigned int)p[i] << s;
+        if (i + 1 < left)
+            v |= p[i + 1] >> (8 - s);
+        c->shifted[i] = (unsigned char)v;
+    }
+    return c->shifted;
+}
+
+static int
+emit_row(Codec *c, const unsigned char *raw)
+{
+    const unsigned char *row = crop_row(c, raw);
     switch (c->kind) {
     case K_PNG:
         return png_row(c, row);
@@ -684,7 +710,7 @@ jpeg_batch(Codec *c, const unsigned char *p, Py_ssize_t n)
     JDIMENSION k = 0, done = 0;
     while (k < JPEG_BATCH && n - (Py_ssize_t)k * c->in_bpl >= c->in_bpl &&
            c->rows + k < c->height) {
-        rows[k] = (JSAMPROW)(p + (Py_ssize_t)k * c->in_bpl);
+        rows[k] = (JSAMPROW)(p + (Py_ssize_t)k * c->in_bpl + c->in_skip);
         k++;
     }
     while (done < k) {
@@ -780,6 +806,8 @@ release(Codec *c)
         c->j_live = 0;
     }
     free(c->partial);
+    free(c->shifted);
+    c->shifted = NULL;
     free(c->conv);
     free(c->out.data);
     free(c->cur);
@@ -847,10 +875,11 @@ static const char *kind_names[K_COUNT] = {"png", "jpeg", "dib", "raw", "g4"};
 static PyObject *
 Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"kind", "width", "height", "bytes_per_line", "channels",
-                             "depth", "dpi_x", "dpi_y", "quality", "level", "app1", NULL};
+    static char *kwlist[] = {"kind", "width", "height", "bytes_per_line", "channels", "depth",
+                             "dpi_x", "dpi_y", "quality", "level", "app1", "x_offset", NULL};
     const char *kname;
     int width, channels, depth, dpi_x = 0, dpi_y = 0, quality = 85, level = 1, kind = -1, i;
+    int x_offset = 0;
     long long height;
     Py_ssize_t bpl;
     Py_buffer app1;
@@ -858,9 +887,9 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     int rc = 0;
 
     memset(&app1, 0, sizeof app1);
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "siLnii|iiiiy*:Codec", kwlist, &kname, &width,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "siLnii|iiiiy*i:Codec", kwlist, &kname, &width,
                                      &height, &bpl, &channels, &depth, &dpi_x, &dpi_y,
-                                     &quality, &level, &app1))
+                                     &quality, &level, &app1, &x_offset))
         return NULL;
     for (i = 0; i < K_COUNT; i++)
         if (strcmp(kname, kind_names[i]) == 0)
@@ -874,7 +903,11 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "bad raster layout");
         goto bad;
     }
-    if (bpl < ((long long)width * channels * depth + 7) / 8) {
+    if (x_offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "x_offset must not be negative");
+        goto bad;
+    }
+    if (bpl < (((long long)x_offset + width) * channels * depth + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "bytes_per_line is smaller than one row");
         goto bad;
     }
@@ -912,6 +945,8 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     c->depth = depth;
     c->in_bpl = bpl;
     c->packed = ((Py_ssize_t)width * channels * depth + 7) / 8;
+    c->in_skip = (Py_ssize_t)x_offset * channels * depth / 8;
+    c->in_shift = depth == 1 ? x_offset % 8 : 0;
     switch (kind) {
     case K_DIB:
         c->out_rb = (((Py_ssize_t)width * channels * (depth == 1 ? 1 : 8) + 31) / 32) * 4;
@@ -924,7 +959,9 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     }
     c->partial = malloc(bpl);
     c->conv = calloc(c->out_rb, 1);
-    if (!c->partial || !c->conv)
+    if (c->in_shift)
+        c->shifted = malloc(c->packed);
+    if (!c->partial || !c->conv || (c->in_shift && !c->shifted))
         rc = fail_nomem(c);
     else if (kind == K_PNG)
         rc = png_setup(c, level);
@@ -1068,7 +1105,8 @@ static PyTypeObject CodecType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "gateway.imaging._encoder.Codec",
     .tp_doc = "Codec(kind, width, height, bytes_per_line, channels, depth, dpi_x=0, dpi_y=0, "
-              "quality=85, level=1, app1=None): streaming row codec; height -1 = not known.",
+              "quality=85, level=1, app1=None, x_offset=0): streaming row codec; height -1 = not "
+              "known; the image starts x_offset pixels into each raw row.",
     .tp_basicsize = sizeof(Codec),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = Codec_new,

@@ -39,7 +39,7 @@ from typing import Iterator
 
 from . import _encoder, headers, pdfa
 from .formats import (_CONTAINERS, _FORMATS, JPEG_MAX_DIMENSION, PNG_ZLIB_LEVEL, Encoder, EncoderError,
-                      RasterSpec, can_encode, check_quality, supported_formats)
+                      RasterSpec, RowWindow, can_encode, check_quality, supported_formats)
 
 DRAIN_STEP = 1 << 20
 PDF_LEAF_PAGES = 4000  # kids per page tree node, under PDF/A-1's limit of 8191 array elements
@@ -163,6 +163,7 @@ class _PageData:
         self.size = 0  # spooled bytes
         self._quality = quality
         self._codec = self._file = None
+        self._window = RowWindow(spec)
         if kind == "jpeg" and spec.width > JPEG_MAX_DIMENSION:
             raise EncoderError(f"JPEG is limited to {JPEG_MAX_DIMENSION} pixels per line")
         if spec.height is not None and spec.height > max_rows:
@@ -176,9 +177,10 @@ class _PageData:
         s = self.spec
         return _encoder.Codec(self.kind, s.width, height, s.bytes_per_line, s.channels, s.depth,
                               dpi_x=min(s.dpi_x, 0xFFFF), dpi_y=min(s.dpi_y, 0xFFFF),
-                              quality=self._quality, level=PNG_ZLIB_LEVEL)
+                              quality=self._quality, level=PNG_ZLIB_LEVEL, x_offset=s.x_offset)
 
     def feed(self, data) -> bytes:
+        data = self._window.take(data)
         if self._codec is None:
             self.size += memoryview(data).nbytes
             self._check_rows(self.size // self.spec.bytes_per_line)

@@ -33,11 +33,19 @@ _LAYOUTS = frozenset({(1, 1), (1, 8), (1, 16), (3, 8), (3, 16)})
 
 @dataclass(frozen=True)
 class RasterSpec:
-    """Geometry of the raw rows as SANE delivers them.
+    """Geometry of the raw rows as SANE delivers them, and of the image taken from them.
 
     16-bit samples are in the machine's byte order; 1-bit rows are MSB
     first with 1 = black.  height is None when the scanner cannot tell in
     advance.  Bytes beyond the packed row within bytes_per_line are dropped.
+
+    width and height are the image's.  The raw frame may be larger (the
+    scanner's own steps are coarser than the image asked for): the image
+    then starts x_offset pixels into each raw row and y_offset raw rows
+    down, and extra_rows raw rows follow it (None: any number).  With an
+    unknown height the image ends with the frame, or after max_height
+    rows.  Cropping never copies the page: rows are passed on as slices of
+    what is fed and the codecs read columns in place.
     """
 
     width: int
@@ -47,6 +55,10 @@ class RasterSpec:
     depth: int
     dpi_x: int
     dpi_y: int
+    x_offset: int = 0
+    y_offset: int = 0
+    extra_rows: int | None = 0
+    max_height: int | None = None
 
     def __post_init__(self) -> None:
         if self.width < 1 or (self.height is not None and self.height < 1):
@@ -55,15 +67,53 @@ class RasterSpec:
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
         if self.depth not in (1, 8, 16):
             raise ValueError(f"depth must be 1, 8 or 16, not {self.depth}")
-        if self.bytes_per_line < self.packed_bytes_per_line:
+        if min(self.x_offset, self.y_offset, self.extra_rows or 0, self.max_height or 1) < 0 or \
+                self.max_height == 0:
+            raise ValueError("offsets and row counts must not be negative")
+        needed = ((self.x_offset + self.width) * self.channels * self.depth + 7) // 8
+        if self.bytes_per_line < needed:
             raise ValueError(f"bytes_per_line {self.bytes_per_line} is less than the "
-                             f"{self.packed_bytes_per_line} bytes of one row")
+                             f"{needed} bytes of one row")
         if self.dpi_x < 1 or self.dpi_y < 1:
             raise ValueError(f"resolution must be positive, not {self.dpi_x} x {self.dpi_y}")
 
     @property
     def packed_bytes_per_line(self) -> int:
+        """Bytes of one image row, packed."""
         return (self.width * self.channels * self.depth + 7) // 8
+
+
+class RowWindow:
+    """Passes on only the raw rows of the image: those above and below it are dropped.
+
+    What it returns are slices of what it is fed (no copy).  More rows than
+    the frame was said to have are an EncoderError, as they would be
+    without cropping.
+    """
+
+    def __init__(self, spec: RasterSpec) -> None:
+        bpl = spec.bytes_per_line
+        self._start = spec.y_offset * bpl
+        rows = spec.height if spec.height is not None else spec.max_height
+        self._end = None if rows is None else self._start + rows * bpl
+        self._limit = None
+        if spec.height is not None and spec.extra_rows is not None:
+            self._limit = self._end + spec.extra_rows * bpl
+        self._pos = 0
+        self.passes_all = self._start == 0 and (spec.height is None and rows is None or self._limit == self._end)
+
+    def take(self, data) -> memoryview:
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        first, self._pos = self._pos, self._pos + view.nbytes
+        if self.passes_all:
+            return view
+        if self._limit is not None and self._pos > self._limit:
+            raise EncoderError("more image data than the declared height")
+        lo = max(self._start - first, 0)
+        hi = view.nbytes if self._end is None else min(max(self._end - first, 0), view.nbytes)
+        return view[lo:hi] if lo < hi else view[:0]
 
 
 @dataclass(frozen=True)
@@ -153,6 +203,7 @@ class Encoder:
         self._spooled = 0
         self._head = b""
         self._header_needs_size = info.header_needs_size
+        self._rows = RowWindow(spec)
         self.output_bytes_per_line = {
             "dib": ((spec.width * (1 if spec.depth == 1 else 8 * spec.channels) + 31) // 32) * 4,
             "raw": spec.packed_bytes_per_line,
@@ -192,7 +243,7 @@ class Encoder:
         app1 = b""
         if self.format == "exif":
             app1 = headers.exif_app1(s.width, height, s.channels, s.dpi_x, s.dpi_y)
-        args = dict(dpi_x=s.dpi_x, dpi_y=s.dpi_y, quality=self._quality, level=PNG_ZLIB_LEVEL)
+        args = dict(dpi_x=s.dpi_x, dpi_y=s.dpi_y, quality=self._quality, level=PNG_ZLIB_LEVEL, x_offset=s.x_offset)
         if app1:
             args["app1"] = app1
         return _encoder.Codec(self._kind, s.width, height, s.bytes_per_line, s.channels, s.depth,
@@ -223,6 +274,7 @@ class Encoder:
         """Take any number of raw bytes; return the file bytes ready now (maybe b"")."""
         self._check_open()
         try:
+            data = self._rows.take(data)
             if self._codec is None:
                 return self._spool_raw(data)
             out = self._codec.feed(data)

@@ -6,6 +6,7 @@ a source or mode has on this backend) so that ``ticket.py`` can map back.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gateway.model import Capabilities, ColorMode, InputSource, Size, SourceCapabilities
@@ -21,8 +22,9 @@ def mm_to_thou(mm: float) -> int:
     return int(round(mm * 1000 / MM_PER_INCH))
 
 
-def thou_to_mm(thou: int) -> float:
-    return thou * MM_PER_INCH / 1000
+def mm_to_thou_within(mm: float) -> int:
+    """Whole thousandths of an inch that fit in ``mm``: a maximum we advertise never exceeds the device's."""
+    return int(math.floor(mm * 1000 / MM_PER_INCH + 1e-9))
 
 
 def classify_source(name: str) -> InputSource | None:
@@ -51,6 +53,9 @@ class SourceProfile:
     sane_source: str | None
     caps: SourceCapabilities
     modes: dict  # ColorMode -> (mode string, depth or None)
+    geometry: dict[str, Range] | None = None
+    """tl-x, tl-y, br-x, br-y that can be set on this source, with their ranges and steps.
+    Empty: the scan area cannot be set (the frame is what it is); None: not known."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,15 @@ def _extent(opts: dict[str, OptionInfo], name: str, dpi: int) -> float | None:
     return hi / dpi * MM_PER_INCH if opt.unit == UNIT_PIXEL else hi
 
 
+def _geometry(opts: dict[str, OptionInfo]) -> dict[str, Range]:
+    found = {}
+    for name in ("tl-x", "tl-y", "br-x", "br-y"):
+        opt = opts.get(name)
+        if opt is not None and opt.active and opt.settable and opt.range is not None:
+            found[name] = Range(*opt.range)
+    return found if len(found) == 4 else {}
+
+
 def _source_caps(opts: dict[str, OptionInfo]) -> tuple[SourceCapabilities, dict] | None:
     xs = _resolutions(opts.get("x-resolution") or opts.get("resolution"))
     ys = _resolutions(opts.get("y-resolution") or opts.get("resolution"))
@@ -119,10 +133,12 @@ def _source_caps(opts: dict[str, OptionInfo]) -> tuple[SourceCapabilities, dict]
         return None
     quant = opts["br-x"].range[2] if opts["br-x"].unit == UNIT_MM else 1.0
     smallest = mm_to_thou(max(quant, 1.0))
-    width, height = mm_to_thou(width_mm), mm_to_thou(height_mm)
+    width, height = mm_to_thou_within(width_mm), mm_to_thou_within(height_mm)
+    area = (width_mm * 1000 / MM_PER_INCH, height_mm * 1000 / MM_PER_INCH)
     if width > height:
         # sane-airscan swaps a landscape maximum; Windows expects portrait too.
         width, height = height, width
+        area = area[::-1]
     caps = SourceCapabilities(
         colors=tuple(modes),
         min_size=Size(smallest, smallest),
@@ -130,6 +146,7 @@ def _source_caps(opts: dict[str, OptionInfo]) -> tuple[SourceCapabilities, dict]
         optical_resolution=Size(max(xs), max(ys)),
         resolutions_x=xs,
         resolutions_y=ys,
+        scan_area=area,
     )
     return caps, modes
 
@@ -158,13 +175,13 @@ def read_capabilities(dev: SaneDevice, name: str, formats: tuple[str, ...],
                 continue
             found = _source_caps(dev.options())
             if found:
-                sources[kind] = SourceProfile(value, found[0], found[1])
+                sources[kind] = SourceProfile(value, found[0], found[1], _geometry(dev.options()))
         dev.set("source", original)
         opts = dev.options()
     else:
         found = _source_caps(opts)
         if found:
-            sources[InputSource.PLATEN] = SourceProfile(None, found[0], found[1])
+            sources[InputSource.PLATEN] = SourceProfile(None, found[0], found[1], _geometry(opts))
 
     if "x-resolution" in opts and "y-resolution" in opts:
         resolution_options: tuple[str, ...] = ("x-resolution", "y-resolution")

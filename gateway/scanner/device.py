@@ -8,7 +8,7 @@ device's own thread (``session.py``). The image path is injected
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from twisted.internet import defer, task
@@ -16,15 +16,18 @@ from twisted.logger import Logger
 
 from gateway.model import (
     Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    ColorMode, JobState, Region, ScannerStatus, ScanTicket, ServiceError, UsedSide,
+    ColorMode, JobState, JobStateReason, PixelWindow, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
-from gateway.scanner.capabilities import DeviceProfile, mm_to_thou, read_capabilities
+from gateway.scanner.capabilities import DeviceProfile, read_capabilities
 from gateway.scanner.jobs import Job, JobTable
-from gateway.scanner.saneapi import UNIT_MM, DeviceInfo, FrameParameters, SaneError, Status
-from gateway.scanner.session import DEVICE_TIMEOUT, DeviceSession, PageSink
+from gateway.scanner.saneapi import DeviceInfo, FrameParameters, SaneError, Status
+from gateway.scanner.session import DEVICE_TIMEOUT, AppliedSettings, DeviceSession, PageSink
 from gateway.scanner.status import StatusTracker
-from gateway.scanner.ticket import default_parameters, negotiate, sane_settings
+from gateway.scanner.ticket import (
+    Placement, default_parameters, enclosing_area, image_window, negotiate, place, sane_settings, settle,
+    source_profile,
+)
 
 log = Logger()
 
@@ -37,7 +40,7 @@ class DocumentSink(Protocol):
 
     multi_page: bool
 
-    def page(self, side: UsedSide, params: FrameParameters) -> PageSink: ...
+    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None) -> PageSink: ...
     def finish(self) -> None: ...
     def abort(self) -> None: ...
 
@@ -54,11 +57,13 @@ class ImageTransfer:
     job: Job
 
 
-def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int]) -> ImageInfo:
-    r, res = side.region, side.resolution
-    ppl = max(1, r.width * res.width // 1000)
-    lines = max(1, r.height * res.height // 1000)
-    return ImageInfo(ppl, lines, bytes_per_line(ppl, side))
+def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int],
+                   size: Size | None = None) -> ImageInfo:
+    """ImageInfo of the ticket's image (``size``: the pixels the device will really deliver)."""
+    if size is None:
+        window = image_window(side)
+        size = Size(window.width, window.height)
+    return ImageInfo(size.width, size.height, bytes_per_line(size.width, side))
 
 
 class Scanner:
@@ -68,6 +73,7 @@ class Scanner:
                  format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
                  on_status_change: Callable[["Scanner"], None] = lambda s: None,
+                 streams_images: bool = True,
                  device_timeout: float = DEVICE_TIMEOUT):
         self.reactor = reactor
         self.info = info
@@ -79,6 +85,9 @@ class Scanner:
         self._bytes_per_line = bytes_per_line
         self._format_holds = format_holds
         self._on_job_change = on_job_change
+        # Whether a page's bytes reach the client while it is scanned (else the front end spools them).
+        self._scanning_reason = (JobStateReason.SCANNING_AND_TRANSFERRING if streams_images
+                                 else JobStateReason.SCANNING)
         self._open_device = lambda: library.open(info)
         self.session = DeviceSession(reactor, self._open_device, info.name, device_timeout)
         self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
@@ -115,11 +124,11 @@ class Scanner:
     def default_parameters(self) -> FinalParameters:
         return default_parameters(self.capabilities)
 
-    def _image_information(self, final: FinalParameters) -> ImageInformation:
+    def _image_information(self, final: FinalParameters, size: Size | None = None) -> ImageInformation:
         def bpl(ppl: int, side: UsedSide) -> int:
             return self._bytes_per_line(final.format.value, ppl, side)
-        back = predicted_info(final.back, bpl) if final.back else None
-        return ImageInformation(predicted_info(final.front, bpl), back)
+        back = predicted_info(final.back, bpl, size) if final.back else None
+        return ImageInformation(predicted_info(final.front, bpl, size), back)
 
     def negotiate(self, ticket: ScanTicket) -> FinalParameters:
         return negotiate(ticket, self.capabilities, self._format_holds)
@@ -135,42 +144,50 @@ class Scanner:
         if self.jobs.busy() or self._creating:
             raise JobError("busy", "the scanner is busy with another job")
         final = self.negotiate(ticket)
-        settings = sane_settings(final, final.front, self.profile)
         self._creating = True
         try:
-            applied = yield self.session.run(self.session.apply, settings)
+            window, applied, placement = yield self.session.run(self._apply_ticket, final)
+            p = applied.parameters
+            settled = settle(final, ticket, window, placement, p.pixels_per_line, p.lines)
         except SaneError as e:
             yield self.session.run(self.session.release)
             self.status.sane_error(e.status)
             raise ServiceError("device", f"the scanner reports: {e.message}") from None
+        except ServiceError:
+            yield self.session.run(self.session.release)
+            raise
         finally:
             self._creating = False
-        final = self._read_back(final, applied.values)
-        info = self._image_information(final)
-        p = applied.parameters
-        if p.pixels_per_line > 0 and p.lines > 0:
-            real = ImageInfo(p.pixels_per_line, p.lines, info.front.bytes_per_line
-                             and self._bytes_per_line(final.format.value, p.pixels_per_line, final.front))
-            info = ImageInformation(real, replace(real) if final.back else None)
+        final = settled.final
+        info = self._image_information(final, settled.image)
         job = self.jobs.create(ticket, final, info)
+        job.window = settled.crop
         log.info("job {job} created on {scanner}: {source} {color} {dpi} dpi {fmt}", job=job.id, scanner=self.name,
                  source=final.input_source.value.value, color=final.front.color.value,
                  dpi=final.front.resolution.width, fmt=final.format.value)
         return job
 
-    def _read_back(self, final: FinalParameters, values: dict) -> FinalParameters:
-        """Report the region the device really uses (SANE rounds to its own steps)."""
-        if self.profile.geometry_unit != UNIT_MM or not {"tl-x", "tl-y", "br-x", "br-y"} <= values.keys():
-            return final
-        x, y = mm_to_thou(values["tl-x"]), mm_to_thou(values["tl-y"])
-        region = Region(x, y, mm_to_thou(values["br-x"]) - x, mm_to_thou(values["br-y"]) - y)
-        old = final.front.region
-        if max(abs(a - b) for a, b in zip(
-                (region.x_offset, region.y_offset, region.width, region.height),
-                (old.x_offset, old.y_offset, old.width, old.height))) <= 40:
-            region = old
-        front = replace(final.front, region=region, region_override=final.front.region_override or region != old)
-        return replace(final, front=front, back=front if final.back is final.front else final.back)
+    def _apply_ticket(self, final: FinalParameters) -> tuple[PixelWindow, AppliedSettings, Placement]:
+        """On the device thread: set a job's options, with the smallest scan area that holds its image.
+
+        A backend whose pixel count falls short of the area (its own rounding) gets that edge moved
+        out by one of its steps, a few times at most.
+        """
+        side = final.front
+        window = image_window(side)
+        unit, geometry = self.profile.geometry_unit, source_profile(final, self.profile).geometry
+        outwards = (0, 0, 0, 0)
+        area = enclosing_area(window, side.resolution, unit, geometry, outwards)
+        for _attempt in range(4):
+            applied = self.session.apply(sane_settings(final, side, self.profile, area))
+            p = applied.parameters
+            placement = place(window, side.resolution, unit, applied.values, p.pixels_per_line, p.lines)
+            outwards = tuple(o + s for o, s in zip(outwards, placement.short))
+            wider = enclosing_area(window, side.resolution, unit, geometry, outwards)
+            if wider == area:
+                break
+            area = wider
+        return window, applied, placement
 
     def retrieve(self, job_id: int, token: str) -> defer.Deferred:
         """Start the next image of a job (every image, for a multi-page format).
@@ -179,7 +196,7 @@ class Scanner:
         with the ServiceError the client is to be told.
         """
         job = self.jobs.for_retrieve(job_id, token)
-        self.jobs.retrieve_started(job)
+        self.jobs.retrieve_started(job, self._scanning_reason)
         self.status.busy(True)
         pipe = ThreadPipe(self.reactor)
         started: defer.Deferred = defer.Deferred()
@@ -224,7 +241,7 @@ class Scanner:
                 side = job.final.back if job.final.back is not None and n % 2 == 1 else job.final.front
 
                 def open_page(params: FrameParameters, side=side) -> PageSink:
-                    sink = document.page(side, params)
+                    sink = document.page(side, params, job.window)
                     if images == 0:
                         first_page()
                     return sink
@@ -280,7 +297,7 @@ class Scanner:
         error = failure.value if failure is not None else None
         if job.state is JobState.TERMINATING:
             job.retrieving = False
-            self.jobs.end(job, JobState.CANCELED, ("None",))
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
         elif error is None:
             self.jobs.retrieve_finished(job, images)
         elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
@@ -291,18 +308,21 @@ class Scanner:
             self.jobs.retrieve_finished(job, 0)
         elif isinstance(error, SaneError) and error.status is Status.CANCELLED or job.state.ended:
             job.retrieving = False
+            # Not cancelled through CancelJob (that job is Terminating): stopped at the scanner itself.
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.CANCELED_AT_DEVICE,))
         elif isinstance(error, PipeClosed):
             job.retrieving = False
-            self.jobs.end(job, JobState.ABORTED, ("ImageTransferError",))
+            # The schema has no reason for a failed transfer: the job ended with an error.
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
         elif isinstance(error, OSError):
             # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
             job.retrieving = False
             log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
                       job=job.id, scanner=self.name, dir=tempfile.gettempdir(), error=error)
-            self.jobs.end(job, JobState.ABORTED, ("JobCompletedWithErrors",))
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
         else:
             job.retrieving = False
-            reason = "JobCompletedWithErrors"
+            reason = JobStateReason.COMPLETED_WITH_ERRORS
             if isinstance(error, SaneError):
                 reason = self.status.sane_error(error.status).job_reason
                 log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self.name,
@@ -323,9 +343,9 @@ class Scanner:
             self.session.cancel_requested = True
             if self._transfer is not None and self._transfer.job is job:
                 self._transfer.pipe.abort("the job was cancelled")
-            self.jobs.set_state(job, JobState.TERMINATING, ("None",))
+            self.jobs.set_state(job, JobState.TERMINATING, (JobStateReason.NONE,))
         elif job.state is not JobState.TERMINATING:
-            self.jobs.end(job, JobState.CANCELED, ("None",))
+            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
             self.session.run(self.session.release)
         log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
 
@@ -360,7 +380,7 @@ class Scanner:
             job = transfer.job
             transfer.pipe.abort("the scanner stopped answering")
             job.retrieving = False
-            self.jobs.end(job, JobState.ABORTED, ("ScannerStopped",))
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.SCANNER_STOPPED,))
             if self._starting is not None and not self._starting.called:
                 self._starting.errback(ServiceError("device", "the scanner stopped answering"))
         self.status.busy(False)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from gateway.model import FinalParameters, ImageInformation, JobError, JobSnapshot, JobState, ScanTicket
+from gateway.model import (
+    FinalParameters, ImageInformation, JobError, JobSnapshot, JobState, JobStateReason, PixelWindow, ScanTicket,
+)
 
 RETRIEVE_TIMEOUT = 60.0
 """Seconds a client has for its next RetrieveImage before the job is aborted (JobTimedOut)."""
@@ -33,12 +35,13 @@ class Job:
     image_info: ImageInformation
     created: datetime = field(default_factory=now)
     state: JobState = JobState.PENDING
-    reasons: tuple[str, ...] = ("None",)
+    reasons: tuple[JobStateReason, ...] = (JobStateReason.NONE,)
     completed: datetime | None = None
     scans_completed: int = 0
     documents: list[str] = field(default_factory=list)
     retrieving: bool = False
     no_more_images: bool = False  # the feeder ran empty, or one multi-page file held every image
+    window: PixelWindow | None = None  # the image's pixels within each scanned frame (None: the whole frame)
     deadline: object = field(default=None, repr=False)
 
     @property
@@ -128,18 +131,20 @@ class JobTable:
     def _expired(self, job: Job) -> None:
         job.deadline = None
         if not job.state.ended and not job.retrieving:
-            self.end(job, JobState.ABORTED, ("JobTimedOut",))
+            self.end(job, JobState.ABORTED, (JobStateReason.TIMED_OUT,))
             self._on_timeout(job)
 
-    def set_state(self, job: Job, state: JobState, reasons: tuple[str, ...]) -> None:
+    def set_state(self, job: Job, state: JobState, reasons: tuple[JobStateReason, ...]) -> None:
         if (job.state, job.reasons) != (state, reasons):
             job.state, job.reasons = state, reasons
             self._on_change(job)
 
-    def retrieve_started(self, job: Job) -> None:
+    def retrieve_started(self, job: Job,
+                         reason: JobStateReason = JobStateReason.SCANNING_AND_TRANSFERRING) -> None:
+        """An image is being scanned: ``reason`` says whether its bytes go out as they come (the default)."""
         self._disarm(job)
         job.retrieving = True
-        self.set_state(job, JobState.PROCESSING, ("JobScanningAndTransferring",))
+        self.set_state(job, JobState.PROCESSING, (reason,))
 
     def retrieve_finished(self, job: Job, images: int) -> None:
         """A RetrieveImage ended; the job ends with it when it was the last image."""
@@ -148,12 +153,12 @@ class JobTable:
         if job.state.ended:
             return
         if job.all_images_done:
-            self.end(job, JobState.COMPLETED, ("None",))
+            self.end(job, JobState.COMPLETED, (JobStateReason.COMPLETED_SUCCESSFULLY,))
         else:
-            self.set_state(job, JobState.STARTED, ("None",))
+            self.set_state(job, JobState.STARTED, (JobStateReason.NONE,))
             self._arm(job)
 
-    def end(self, job: Job, state: JobState, reasons: tuple[str, ...]) -> None:
+    def end(self, job: Job, state: JobState, reasons: tuple[JobStateReason, ...]) -> None:
         if job.state.ended:
             return
         self._disarm(job)

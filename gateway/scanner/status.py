@@ -11,30 +11,37 @@ import secrets
 from dataclasses import dataclass
 from typing import Callable
 
-from gateway.model import Condition, ScannerState, ScannerStatus
+from gateway.model import (
+    Condition, ConditionComponent, ConditionName, ConditionSeverity, JobStateReason, ScannerState,
+    ScannerStateReason, ScannerStatus,
+)
 from gateway.scanner.jobs import now
 from gateway.scanner.saneapi import Status
 
 
 @dataclass(frozen=True)
 class ErrorMeaning:
-    condition: str | None  # DeviceCondition Name
-    component: str
-    severity: str
-    scanner_reason: str  # ScannerStateReason while it lasts
-    job_reason: str  # JobStateReason of the job it ends
+    condition: ConditionName | None  # DeviceCondition Name
+    component: ConditionComponent
+    severity: ConditionSeverity
+    scanner_reason: ScannerStateReason  # while it lasts
+    job_reason: JobStateReason  # of the job it ends
 
 
+_C, _S, _R, _J = ConditionName, ConditionSeverity, ScannerStateReason, JobStateReason
+_PATH, _ATTENTION = ConditionComponent.MEDIA_PATH, ScannerStateReason.ATTENTION_REQUIRED
 MEANINGS = {
-    Status.JAMMED: ErrorMeaning("MediaJam", "MediaPath", "Critical", "MediaJam", "JobCompletedWithErrors"),
-    Status.COVER_OPEN: ErrorMeaning("CoverOpen", "Platen", "Critical", "CoverOpen", "JobCompletedWithErrors"),
-    Status.NO_DOCS: ErrorMeaning("InputTrayEmpty", "ADF", "Warning", "AttentionRequired", "JobCompletedWithErrors"),
-    Status.DEVICE_BUSY: ErrorMeaning(None, "MediaPath", "Warning", "AttentionRequired", "ScannerStopped"),
-    Status.IO_ERROR: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
-    Status.ACCESS_DENIED: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
-    Status.NO_MEM: ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "ScannerStopped"),
+    Status.JAMMED: ErrorMeaning(_C.MEDIA_JAM, _PATH, _S.CRITICAL, _R.MEDIA_JAM, _J.COMPLETED_WITH_ERRORS),
+    Status.COVER_OPEN: ErrorMeaning(_C.COVER_OPEN, ConditionComponent.PLATEN, _S.CRITICAL, _R.COVER_OPEN,
+                                    _J.COMPLETED_WITH_ERRORS),
+    Status.NO_DOCS: ErrorMeaning(_C.INPUT_TRAY_EMPTY, ConditionComponent.ADF, _S.WARNING, _ATTENTION,
+                                 _J.COMPLETED_WITH_ERRORS),
+    Status.DEVICE_BUSY: ErrorMeaning(None, _PATH, _S.WARNING, _ATTENTION, _J.SCANNER_STOPPED),
+    Status.IO_ERROR: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
+    Status.ACCESS_DENIED: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
+    Status.NO_MEM: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
 }
-_DEFAULT = ErrorMeaning(None, "MediaPath", "Critical", "AttentionRequired", "JobCompletedWithErrors")
+_DEFAULT = ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.COMPLETED_WITH_ERRORS)
 
 HISTORY_SIZE = 10
 
@@ -55,11 +62,11 @@ class StatusTracker:
         conditions = ()
         if self._error is None:
             state = ScannerState.PROCESSING if self._busy else ScannerState.IDLE
-            reasons = ("None",)
+            reasons = (ScannerStateReason.NONE,)
         else:
             m, cond = self._error
             conditions = (cond,) if cond else ()
-            stopped = m.severity == "Critical" and not self._busy
+            stopped = m.severity is ConditionSeverity.CRITICAL and not self._busy
             state = ScannerState.STOPPED if stopped else (ScannerState.PROCESSING if self._busy else ScannerState.IDLE)
             reasons = (m.scanner_reason,)
         return ScannerStatus(time=now(), state=state, reasons=reasons, conditions=conditions,

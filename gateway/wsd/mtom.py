@@ -29,9 +29,14 @@ class MtomMessage:
                 f'start="<{self.soap_id}>"; start-info="application/soap+xml"')
 
     def head(self, soap_part: bytes) -> bytes:
-        """Everything before the first image byte."""
+        """Everything before the first image byte.
+
+        It opens with a CRLF before the first boundary: RFC 2046 allows a
+        preamble there, and some MIME parsers only find a boundary that
+        follows a line break.
+        """
         return b"".join([
-            b"--", self.boundary.encode(), b"\r\n",
+            b"\r\n--", self.boundary.encode(), b"\r\n",
             b'Content-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"\r\n',
             b"Content-Transfer-Encoding: binary\r\n",
             b"Content-ID: <", self.soap_id.encode(), b">\r\n\r\n",

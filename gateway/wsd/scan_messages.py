@@ -2,10 +2,19 @@
 
 Parsing is strict about types (a non-number where a number belongs is
 ``InvalidArgs``) and lenient about what real clients add or leave out.
+
+Building follows the WS-Scan schema, which is what Windows' stack was made
+from: every element is ``wscn:``-qualified, but only the three global
+attributes (``MustHonor``, ``Override``, ``UsedDefault``) are; ``Name``,
+``Valid`` and ``Id`` are local attributes and go out unprefixed. Children
+come in the schema's order, required ones are never left out, and the
+enumerated values are the schema's keywords. On input both attribute forms
+are accepted.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Callable
 
@@ -27,13 +36,31 @@ def q(local: str) -> str:
     return ns.qname(W, local)
 
 
+GLOBAL_ATTRIBUTES = ("MustHonor", "Override", "UsedDefault")
+"""The only attributes the schema declares globally, hence the only ones written ``wscn:``-qualified."""
+
+STRING127 = 127
+STRING255 = 255
+"""Most WS-Scan strings are limited to 255 characters, the scanner's description to 127."""
+
+
+def _value(v) -> str:
+    return v.value if isinstance(v, enum.Enum) else str(v)
+
+
 def sub(parent: etree._Element, local: str, text=None, **attrs) -> etree._Element:
+    """A wscn child; ``attrs`` are local attributes (unprefixed), except the schema's global ones."""
     el = etree.SubElement(parent, q(local))
     if text is not None:
-        el.text = str(text)
+        el.text = _value(text)
     for k, v in attrs.items():
-        el.set(q(k), v)
+        el.set(q(k) if k in GLOBAL_ATTRIBUTES else k, v)
     return el
+
+
+def _limited(text: str, limit: int = STRING255) -> str:
+    """A string as long as the schema lets it be (a client's long job name is cut, not echoed invalid)."""
+    return text if len(text) <= limit else text[:limit]
 
 
 def sub_list(parent: etree._Element, container: str, item: str, values) -> etree._Element:
@@ -193,13 +220,22 @@ def parse_ticket(ticket_el: etree._Element | None) -> ScanTicket:
 
 
 def parse_requested_names(body: etree._Element) -> list[str]:
-    """RequestedElements/Name QNames, resolved by the namespaces in scope."""
+    """RequestedElements/Name QNames, resolved by the namespaces in scope.
+
+    A name whose prefix is not declared (or that has none, with no default
+    namespace) is taken as a WS-Scan name: the schema types the job element
+    names as keywords (``JobStatus``), which clients may send bare, and a
+    sloppy client may use ``wscn:`` without declaring it. What is no name at
+    all is ``InvalidArgs``.
+    """
     names = []
     for el in body.iter(q("Name")):
         text = (el.text or "").strip()
         prefix, _, local = text.rpartition(":")
-        uri = el.nsmap.get(prefix or None)
-        names.append(ns.qname(uri, local) if uri else text)
+        if not local or ":" in prefix or any(c.isspace() for c in text):
+            raise invalid_args(f"{text!r} is not an element name")
+        uri = el.nsmap.get(prefix or None) or W
+        names.append(ns.qname(uri, local))
     return names
 
 
@@ -245,11 +281,11 @@ def _source(parent: etree._Element, prefix: str, caps: SourceCapabilities) -> No
 
 def scanner_description(caps: Capabilities) -> etree._Element:
     el = etree.Element(q("ScannerDescription"), nsmap={"wscn": W})
-    sub(el, "ScannerName", caps.name)
+    sub(el, "ScannerName", _limited(caps.name, STRING127))
     if caps.info:
-        sub(el, "ScannerInfo", caps.info)
+        sub(el, "ScannerInfo", _limited(caps.info, STRING127))
     if caps.location:
-        sub(el, "ScannerLocation", caps.location)
+        sub(el, "ScannerLocation", _limited(caps.location, STRING127))
     return el
 
 
@@ -372,10 +408,10 @@ def document_parameters(p: FinalParameters, local: str = "DocumentParameters") -
 def scan_ticket(ticket: ScanTicket, params: FinalParameters) -> etree._Element:
     el = etree.Element(q("ScanTicket"), nsmap={"wscn": W})
     jd = sub(el, "JobDescription")
-    sub(jd, "JobName", ticket.description.name)
-    sub(jd, "JobOriginatingUserName", ticket.description.user)
+    sub(jd, "JobName", _limited(ticket.description.name))
+    sub(jd, "JobOriginatingUserName", _limited(ticket.description.user))
     if ticket.description.information:
-        sub(jd, "JobInformation", ticket.description.information)
+        sub(jd, "JobInformation", _limited(ticket.description.information))
     el.append(document_parameters(params))
     return el
 
@@ -402,7 +438,10 @@ def image_information(info: ImageInformation) -> etree._Element:
 
 
 def element_data(parent: etree._Element, name: str, content: etree._Element | None) -> None:
-    """One ElementData; ``name`` (a Clark QName) goes back as a QName whose prefix is declared."""
+    """One ElementData; ``name`` (a Clark QName) goes back as a QName whose prefix is declared.
+
+    Name and Valid are the schema's local attributes: unprefixed, as real devices send them.
+    """
     uri, _, local = name[1:].partition("}") if name.startswith("{") else (None, None, name)
     if uri is None or uri == W:
         el = sub(parent, "ElementData")
@@ -410,15 +449,16 @@ def element_data(parent: etree._Element, name: str, content: etree._Element | No
     else:
         el = etree.SubElement(parent, q("ElementData"), nsmap={"v": uri})
         text = f"v:{local}"
-    el.set(q("Name"), text)
-    el.set(q("Valid"), _bool(content is not None))
+    el.set("Name", text)
+    el.set("Valid", _bool(content is not None))
     if content is not None:
         el.append(content)
 
 
 def elements_response(operation: str, container: str, names: list[str],
-                      makers: dict[str, Callable[[], etree._Element]]) -> etree._Element:
-    """Get{Scanner,Job}ElementsResponse: one ElementData per name asked for, Valid="false" where unknown."""
+                      makers: dict[str, Callable[[], etree._Element | None]]) -> etree._Element:
+    """Get{Scanner,Job}ElementsResponse: one ElementData per name asked for, Valid="false" where unknown
+    or where a maker has nothing to show yet (it returns None)."""
     resp = etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})
     elements = sub(resp, container)
     for name in names:
@@ -442,7 +482,7 @@ def validate_response(valid: bool, info: ImageInformation, corrected: FinalParam
 def create_job_response(job_id: int, token: str, info: ImageInformation, final: FinalParameters) -> etree._Element:
     resp = etree.Element(q("CreateScanJobResponse"), nsmap={"wscn": W})
     sub(resp, "JobId", job_id)
-    sub(resp, "JobToken", token)
+    sub(resp, "JobToken", _limited(token))
     resp.append(image_information(info))
     resp.append(document_parameters(final, "DocumentFinalParameters"))
     return resp
@@ -467,19 +507,22 @@ def job_status(job: JobSnapshot) -> etree._Element:
     return el
 
 
-def documents(job: JobSnapshot) -> etree._Element:
+def documents(job: JobSnapshot) -> etree._Element | None:
+    """The job's Documents, or None before its first image: the schema wants at least one Document."""
+    if not job.documents:
+        return None
     el = etree.Element(q("Documents"), nsmap={"wscn": W})
     el.append(document_parameters(job.final, "DocumentFinalParameters"))
     for name in job.documents:
-        sub(sub(sub(el, "Document"), "DocumentDescription"), "DocumentName", name)
+        sub(sub(sub(el, "Document"), "DocumentDescription"), "DocumentName", _limited(name))
     return el
 
 
 def _summary(parent: etree._Element, job: JobSnapshot) -> None:
     el = sub(parent, "JobSummary")
     sub(el, "JobId", job.id)
-    sub(el, "JobName", job.ticket.description.name)
-    sub(el, "JobOriginatingUserName", job.ticket.description.user)
+    sub(el, "JobName", _limited(job.ticket.description.name))
+    sub(el, "JobOriginatingUserName", _limited(job.ticket.description.user))
     sub(el, "JobState", job.state.value)
     sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
     sub(el, "ScansCompleted", job.scans_completed)
@@ -539,8 +582,8 @@ def job_end_state_event(job: JobSnapshot) -> etree._Element:
     sub(end, "JobId", job.id)
     sub(end, "JobCompletedState", job.state.value)
     sub_list(end, "JobCompletedStateReasons", "JobStateReason", job.reasons)
-    sub(end, "JobName", job.ticket.description.name)
-    sub(end, "JobOriginatingUserName", job.ticket.description.user)
+    sub(end, "JobName", _limited(job.ticket.description.name))
+    sub(end, "JobOriginatingUserName", _limited(job.ticket.description.user))
     sub(end, "ScansCompleted", job.scans_completed)
     sub(end, "JobCompletedTime", _time(job.completed or job.created))
     return el
@@ -548,8 +591,8 @@ def job_end_state_event(job: JobSnapshot) -> etree._Element:
 
 def scan_available_event(client_context: str, scan_identifier: str) -> etree._Element:
     el = _event("ScanAvailableEvent")
-    sub(el, "ClientContext", client_context)
-    sub(el, "ScanIdentifier", scan_identifier)
+    sub(el, "ClientContext", _limited(client_context))
+    sub(el, "ScanIdentifier", _limited(scan_identifier))
     return el
 
 

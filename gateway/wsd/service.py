@@ -21,6 +21,7 @@ from gateway.wsd.eventing import EventSource
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans
+from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, invalid_args, parse_envelope,
     receiver_fault, sender_fault, serialize,
@@ -32,9 +33,9 @@ SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
 
 FAULTS = {
     "conflict": (ns.WSCN, "ClientErrorConflictingRequiredParameters", "Sender"),
-    # format.md names this fault, and says the Windows driver falls back to another format on it;
-    # createscanjobrequest.md calls it ClientErrorFormatNotSupported.
-    "format": (ns.WSCN, "ClientErrorDocumentFormatNotSupported", "Sender"),
+    # The schema's fault list names it so (format.md's "ClientErrorDocumentFormatNotSupported" is not in it);
+    # the Windows driver falls back to another format on it.
+    "format": (ns.WSCN, "ClientErrorFormatNotSupported", "Sender"),
     "invalid": (ns.WSCN, "InvalidArgs", "Sender"),
     "no-images": (ns.WSCN, "ClientErrorNoImagesAvailable", "Sender"),
     "busy": (ns.WSCN, "ServerErrorNotAcceptingJobs", "Receiver"),
@@ -144,11 +145,14 @@ class DeviceResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans):
+    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans, image_transfer: str = "chunked",
+                 spool_dir: str | None = None):
         super().__init__()
         self.device = device
         self.events = events
         self.push = push
+        self.image_transfer = image_transfer  # "chunked" (stream while scanning) or "length" (spool first)
+        self.spool_dir = spool_dir
         self.handlers: dict[str, Callable[[Envelope, server.Request], Any]] = {
             ns.GET_ACTION: self.transfer_get,
             ns.SUBSCRIBE_ACTION: self.subscribe,
@@ -300,8 +304,7 @@ class DeviceResource(resource.Resource):
         token = msg.parse_job_token(env.body)
         name = msg.parse_document_name(env.body)
         transfer = yield self.device.retrieve(job_id, token)
-        if name:
-            transfer.job.documents.append(name)
+        transfer.job.documents.append(name or f"Image{len(transfer.job.documents) + 1:03d}")
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
                                         msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
@@ -309,6 +312,9 @@ class DeviceResource(resource.Resource):
             transfer.pipe.stopProducing()
             log.info("image of job {job} not sent: {peer} went away before it started", job=job_id,
                      peer=_peer(request))
+            return
+        if self.image_transfer == "length":
+            send_with_length(request, mtom, soap, transfer.pipe, f"image of job {job_id}", self.spool_dir)
             return
         request.setResponseCode(200)
         request.setHeader(b"content-type", mtom.content_type.encode())
@@ -344,6 +350,8 @@ class DeviceResource(resource.Resource):
             ns.qname(ns.WSCN, "JobStatus"): lambda: msg.job_status(job),
             ns.qname(ns.WSCN, "ScanTicket"): lambda: msg.scan_ticket(job.ticket, job.final),
             ns.qname(ns.WSCN, "Documents"): lambda: msg.documents(job),
+            # The schema's keyword for the job element names is "Document"; the element it gets is Documents.
+            ns.qname(ns.WSCN, "Document"): lambda: msg.documents(job),
         }
         names = msg.parse_requested_names(env.body)
         self._respond(env, request, "GetJobElements",

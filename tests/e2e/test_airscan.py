@@ -85,6 +85,15 @@ def test_cancelled_scan_cancels_the_job_and_the_scanner_stays_usable(tmp_path):
                 break
             time.sleep(0.2)
         assert state == "Canceled", gw.log()[-3000:]
-        assert "cancelled" in gw.log() or "ImageTransferError" in gw.log()
+        assert "cancelled" in gw.log() or "JobCompletedWithErrors" in gw.log()
         picture = scan(client, tmp_path / "after.png", "--mode", "Gray", "--resolution", "75", "-x", "50", "-y", "50")
         assert picture.size == (148, 148)
+
+
+def test_sane_airscan_scans_from_a_gateway_that_sends_images_with_a_content_length(tmp_path):
+    with GatewayProcess(tmp_path / "gw", config="image_transfer = length\n") as gw:
+        client = client_config(tmp_path, gw.scan_url)
+        picture = scan(client, tmp_path / "length.png", "--mode", "Color", "--resolution", "150", "-x", "100",
+                       "-y", "50")
+        assert "bytes spooled, sending them with their length" in gw.log()
+    assert picture.mode == "RGB" and picture.size == (591, 295)

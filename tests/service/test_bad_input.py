@@ -83,7 +83,7 @@ def test_create_job_without_a_ticket_is_invalid_args(gateway):
 
 def test_unsupported_format_is_the_fault_the_windows_driver_falls_back_on(gateway):
     r = create_job(gateway.scan_url, ticket(fmt="xps"))
-    assert r.status == 400 and r.fault_subcode == "wscn:ClientErrorDocumentFormatNotSupported"
+    assert r.status == 400 and r.fault_subcode == "wscn:ClientErrorFormatNotSupported"
 
 
 def test_region_outside_the_scan_area_is_invalid_args(gateway):
@@ -117,7 +117,7 @@ def test_each_fault_is_logged_once(gateway):
 
 def test_a_format_that_cannot_hold_an_insisted_colour_mode_is_refused(gateway):
     r = create_job(gateway.scan_url, ticket(fmt="tiff-single-g4", color="RGB24", must_honor=("ColorProcessing",)))
-    assert r.fault_subcode == "wscn:ClientErrorDocumentFormatNotSupported"
+    assert r.fault_subcode == "wscn:ClientErrorFormatNotSupported"
 
 
 def test_a_format_that_cannot_hold_the_colour_mode_gets_the_nearest_one_it_can(gateway):

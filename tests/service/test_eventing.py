@@ -127,7 +127,7 @@ def test_a_jam_is_a_condition_event_and_ends_the_job_aborted(tmp_path):
                              any(e["action"].endswith("JobEndStateEvent") for e in ev))
         [condition] = of(sink, "ScannerStatusConditionEvent")
         assert condition.findtext(f"{W}DeviceCondition/{W}Name") == "MediaJam"
-        assert condition.find(f"{W}DeviceCondition").get(W + "Id")
+        assert condition.find(f"{W}DeviceCondition").get("Id")
         [end] = of(sink, "JobEndStateEvent")
         assert end.findtext(f"{W}JobEndState/{W}JobCompletedState") == "Aborted"
         assert end.findtext(f"{W}JobEndState/{W}JobCompletedStateReasons/{W}JobStateReason") == \
@@ -257,7 +257,7 @@ def test_an_open_cover_is_a_condition_until_it_closes(tmp_path, monkeypatch):
         assert sink.wait_for(lambda ev: any(e["action"].endswith("ConditionClearedEvent") for e in ev), 10)
         [cleared] = of(sink, "ScannerStatusConditionClearedEvent")
         assert cleared.findtext(f"{W}DeviceConditionCleared/{W}ConditionId") == \
-            condition.find(f"{W}DeviceCondition").get(W + "Id")
+            condition.find(f"{W}DeviceCondition").get("Id")
 
 
 def test_the_status_page_shows_subscribers_and_destinations(fresh_gateway):

@@ -32,7 +32,7 @@ def test_feeder_job_with_images_to_transfer_0_scans_until_the_feeder_is_empty(ga
         pages += 1
     assert pages == 10
     assert r.status == 400 and r.fault_subcode == "wscn:ClientErrorNoImagesAvailable"
-    assert job_state(gateway, job_id) == ("Completed", ["None"], 10)
+    assert job_state(gateway, job_id) == ("Completed", ["JobCompletedSuccessfully"], 10)
 
 
 def test_feeder_job_ends_after_images_to_transfer(gateway):

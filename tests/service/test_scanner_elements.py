@@ -63,8 +63,13 @@ def test_default_ticket_can_be_asked_for(gateway):
 def test_unknown_element_name_is_answered_with_valid_false(gateway):
     r = elements(gateway, "wscn:ScannerStatus", "wscn:NoSuchThing")
     data = r.xml.findall(".//" + q("ElementData"))
-    assert [(d.get(q("Name")), d.get(q("Valid"))) for d in data] == [
+    assert [(d.get("Name"), d.get("Valid")) for d in data] == [
         ("wscn:ScannerStatus", "true"), ("wscn:NoSuchThing", "false")]
+
+
+def test_name_and_valid_are_unprefixed_attributes_as_the_schema_declares_them(gateway):
+    [data] = elements(gateway, "wscn:ScannerDescription").xml.findall(".//" + q("ElementData"))
+    assert sorted(data.attrib) == ["Name", "Valid"]
 
 
 def test_names_are_resolved_by_namespace_not_by_prefix(gateway):
@@ -85,9 +90,9 @@ def test_an_unknown_vendor_name_is_echoed_as_a_qname_whose_prefix_is_declared(ga
     name.text = "ihv:Gadget"
     r = post(gateway.scan_url, etree.tostring(env))
     [data] = r.xml.findall(".//" + q("ElementData"))
-    prefix, local = data.get(q("Name")).split(":")
+    prefix, local = data.get("Name").split(":")
     assert (data.nsmap[prefix], local) == ("http://example.com/ext", "Gadget")
-    assert data.get(q("Valid")) == "false"
+    assert data.get("Valid") == "false"
 
 
 def test_validation_info_lists_image_information_before_a_corrected_ticket(gateway):

@@ -37,7 +37,7 @@ class GatewayProcess:
         self.wrapper = list(wrapper)
         self.discovery = discovery
         self.host = host
-        self.config = config  # more lines for the [gateway] section
+        self.config = config  # more lines for the [gateway] section of its config file
         self.log_path = self.workdir / "gateway.log"
         self.proc: subprocess.Popen | None = None
 

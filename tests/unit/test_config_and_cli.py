@@ -33,6 +33,20 @@ def test_port_5357_is_refused(tmp_path):
         load(conf)
 
 
+def test_images_are_streamed_chunked_unless_the_config_says_length(tmp_path):
+    assert load(ROOT / "etc" / "sane-wsd-gateway.conf").image_transfer == "chunked"
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nimage_transfer = Length\n")
+    assert load(conf).image_transfer == "length"
+
+
+def test_an_unknown_image_transfer_says_which_values_there_are(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nimage_transfer = whole\n")
+    with pytest.raises(ConfigError, match="chunked .*or length"):
+        load(conf)
+
+
 def test_per_scanner_sections_match_by_sane_name_pattern(tmp_path):
     conf = tmp_path / "c.conf"
     conf.write_text("[scanner:epson2:*]\nname = Office\nlocation = Hall\n")

@@ -1,14 +1,16 @@
-"""Ticket negotiation: MustHonor, overrides and defaults, without a device."""
+"""Ticket negotiation: MustHonor, overrides and defaults, and exact geometry, without a device."""
+
+from dataclasses import replace
 
 import pytest
 
 from gateway.model import (
-    Capabilities, ColorMode, DocumentParameters, InputSource, Requested, RequestedRegion, RequestedSide,
-    ScanTicket, Size, SourceCapabilities, TicketRejected,
+    Capabilities, ColorMode, DocumentParameters, InputSource, PixelWindow, Requested, RequestedRegion,
+    RequestedSide, ScanTicket, Size, SourceCapabilities, TicketRejected,
 )
 from gateway.scanner.capabilities import DeviceProfile, SourceProfile, Range
-from gateway.scanner.saneapi import UNIT_MM
-from gateway.scanner.ticket import negotiate, sane_settings
+from gateway.scanner.saneapi import UNIT_MM, UNIT_PIXEL
+from gateway.scanner.ticket import enclosing_area, image_window, negotiate, pixels, place, sane_settings, thou_for
 
 FLATBED = SourceCapabilities(
     colors=(ColorMode.GRAYSCALE_8, ColorMode.RGB_24), min_size=Size(100, 100), max_size=Size(8500, 11690),
@@ -112,3 +114,112 @@ def test_brightness_maps_the_full_wsd_range_onto_the_device_range():
     assert dict(sane_settings(final, final.front, PROFILE))["brightness"] == -100
     final = negotiate(params(brightness=Requested(500)), CAPS)
     assert dict(sane_settings(final, final.front, PROFILE))["brightness"] == 50
+
+
+# ---------------------------------------------------------------- exact geometry
+
+MM_STEPS = {name: Range(0.0, 300.0, 1.0) for name in ("tl-x", "tl-y", "br-x", "br-y")}
+ISSUE_WINDOW = PixelWindow(75, 75, 188, 113)  # 1.25 x 0.75 in at 0.5 in, 150 dpi
+
+
+def test_thousandths_become_pixels_rounded_half_up():
+    assert (pixels(1250, 150), pixels(750, 150)) == (188, 113)  # 187.5 and 112.5
+    assert pixels(11811, 75) == 886 and pixels(1, 75) == 0
+
+
+@pytest.mark.parametrize("dpi", [75, 150, 300, 600, 1200, 2400])
+def test_a_pixel_count_has_a_length_that_gives_it_back_or_fewer(dpi):
+    for px in (3, 885, 7086, 14173):  # at 2400 dpi one thousandth is already 2 pixels
+        t = thou_for(px, dpi)
+        assert t >= 1 and pixels(t, dpi) <= px
+        if dpi <= 1000:
+            assert pixels(t, dpi) == px
+
+
+def test_the_image_window_is_the_region_in_pixels():
+    region = RequestedRegion(Requested(500), Requested(500), Requested(1250), Requested(750))
+    final = negotiate(params(front=front(region=region, resolution=Requested(Size(150, 150)))),
+                      replace_resolutions(CAPS, (150,)))
+    assert image_window(final.front) == ISSUE_WINDOW
+
+
+def replace_resolutions(caps, dpis):
+    src = replace(caps.platen, resolutions_x=dpis, resolutions_y=dpis)
+    return replace(caps, platen=src, adf_front=src)
+
+
+def test_the_scan_area_is_the_smallest_on_the_device_steps_that_holds_the_window():
+    area = enclosing_area(ISSUE_WINDOW, Size(150, 150), UNIT_MM, MM_STEPS)
+    assert area == {"tl-x": 12.0, "tl-y": 12.0, "br-x": 45.0, "br-y": 32.0}
+
+
+def test_without_steps_the_scan_area_is_the_window_itself():
+    area = enclosing_area(ISSUE_WINDOW, Size(150, 150), UNIT_MM, None)
+    assert area["tl-x"] == pytest.approx(12.7) and area["br-x"] == pytest.approx(263 * 25.4 / 150)
+
+
+def test_the_scan_area_stays_within_the_device_range_and_can_be_widened_a_step_at_a_time():
+    narrow = {name: Range(0.0, 40.0, 1.0) for name in MM_STEPS}
+    assert enclosing_area(ISSUE_WINDOW, Size(150, 150), UNIT_MM, narrow)["br-x"] == 40.0
+    wider = enclosing_area(ISSUE_WINDOW, Size(150, 150), UNIT_MM, MM_STEPS, outwards=(1, 0, 2, 0))
+    assert (wider["tl-x"], wider["tl-y"], wider["br-x"], wider["br-y"]) == (11.0, 12.0, 47.0, 32.0)
+
+
+def test_a_backend_counting_in_pixels_gets_the_window_in_pixels():
+    area = enclosing_area(ISSUE_WINDOW, Size(150, 150), UNIT_PIXEL, None)
+    assert area == {"tl-x": 75, "tl-y": 75, "br-x": 263, "br-y": 188}
+
+
+def test_the_window_is_placed_in_the_frame_the_device_reports():
+    values = {"tl-x": 12.0, "tl-y": 12.0, "br-x": 45.0, "br-y": 32.0}
+    placement = place(ISSUE_WINDOW, Size(150, 150), UNIT_MM, values, pixels_per_line=194, lines=118)
+    assert placement.crop == PixelWindow(4, 4, 188, 113) and placement.short == (0, 0, 0, 0)
+
+
+def test_a_frame_that_misses_pixels_says_which_edges_to_widen():
+    values = {"tl-x": 13.0, "tl-y": 12.0, "br-x": 45.0, "br-y": 32.0}  # a backend that rounded tl-x up
+    placement = place(ISSUE_WINDOW, Size(150, 150), UNIT_MM, values, pixels_per_line=188, lines=110)
+    assert placement.short == (1, 0, 0, 1)
+    assert placement.crop == PixelWindow(0, 4, 186, 106) and placement.shift == (-2, 4)
+
+
+def test_a_frame_of_unknown_height_is_never_short_at_the_bottom():
+    values = {"tl-x": 12.0, "tl-y": 12.0, "br-x": 45.0, "br-y": 32.0}
+    placement = place(ISSUE_WINDOW, Size(150, 150), UNIT_MM, values, pixels_per_line=194, lines=-1)
+    assert placement.short == (0, 0, 0, 0) and placement.crop.height == 113
+
+
+def test_a_device_without_a_scan_area_to_set_gives_its_whole_frame():
+    assert place(ISSUE_WINDOW, Size(150, 150), UNIT_MM, {}, 324, -1).crop is None
+
+
+def narrow_platen(width: int) -> Capabilities:
+    src = replace(FLATBED, max_size=Size(width, 11690))
+    return replace(CAPS, platen=src, adf_front=src)
+
+
+def test_a_region_reaching_into_the_last_partial_pixel_of_the_platen_is_cut_to_whole_pixels():
+    # A platen of 8503 thousandths holds 2550 whole pixels at 300 dpi (2550.9).
+    fits = RequestedRegion(Requested(8000), Requested(0), Requested(500), Requested(1000))
+    final = negotiate(params(front=front(region=fits)), narrow_platen(8503))
+    assert image_window(final.front).width == 150 and not final.front.region_override
+    beyond = RequestedRegion(Requested(8000), Requested(0), Requested(503), Requested(1000))  # 151 pixels
+    final = negotiate(params(front=front(region=beyond)), narrow_platen(8503))
+    assert image_window(final.front).width == 150 and final.front.region_override
+    assert final.front.region.width == 500
+
+
+def test_a_must_honor_region_into_the_last_partial_pixel_is_a_conflict():
+    beyond = RequestedRegion(Requested(8000), Requested(0), Requested(503, must_honor=True), Requested(1000))
+    with pytest.raises(TicketRejected) as e:
+        negotiate(params(front=front(region=beyond)), narrow_platen(8503))
+    assert e.value.kind == "conflict"
+
+
+def test_a_platen_of_216_mm_gives_its_whole_advertised_width_at_300_dpi():
+    # 216 mm are 8503.9 thousandths, advertised as 8503: 2551 pixels asked, and 2551.2 there.
+    src = replace(FLATBED, max_size=Size(8503, 11692), scan_area=(216 * 1000 / 25.4, 297 * 1000 / 25.4))
+    caps = replace(CAPS, platen=src, adf_front=src)
+    whole_width = RequestedRegion(Requested(0), Requested(0), Requested(8503), Requested(11000))
+    final = negotiate(params(front=front(region=whole_width)), caps)
+    assert image_window(final.front) == PixelWindow(0, 0, 2551, 3300) and not final.front.region_override
