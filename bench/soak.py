@@ -11,8 +11,9 @@ pause, ``--settle``: the job ends just after its last byte) the gateway's
 VmRSS and open descriptors are sampled.
 
 Printed: RSS after the first scan, after the last, and its peak; the slope of
-RSS and of the descriptor count per 100 scans by least squares over the
-scans after the first tenth (start-up caches warm up in those), and over all.
+RSS per 100 scans by least squares over the scans after the first tenth
+(start-up caches warm up in those), over the second half, and over all; the
+same for the descriptor count.
 A flat gateway shows a slope of a few KiB per 100 scans and no descriptor
 drift.
 """
@@ -139,14 +140,15 @@ def main() -> None:
     fds = [s[2] for s in samples]
     warm = max(1, len(samples) // 10)
     print()
-    print(f"scans: {len(samples)} ({'A4 600 dpi colour' if args.a4_600 else 'mixed'}, "
-          f"every {args.airscan_every}th through sane-airscan), {received / 1e9:.2f} GB received, "
-          f"{time.monotonic() - started:.0f} s")
+    through = f"every {args.airscan_every}th through sane-airscan" if args.airscan_every else "all over HTTP"
+    print(f"scans: {len(samples)} ({'A4 600 dpi colour' if args.a4_600 else 'mixed'}, {through}), "
+          f"{received / 1e9:.2f} GB received, {time.monotonic() - started:.0f} s")
     print(f"RSS: idle {idle_rss / 1024:.1f} MiB, after scan 1 {rss[0] / 1024:.1f} MiB, "
           f"after scan {warm} {rss[warm - 1] / 1024:.1f} MiB, after the last {rss[-1] / 1024:.1f} MiB, "
           f"peak {peak / 1024:.1f} MiB")
-    print(f"RSS slope: {100 * slope(xs[warm:], rss[warm:]):+.1f} KiB per 100 scans after the first {warm} "
-          f"({100 * slope(xs, rss):+.1f} over all)")
+    half = len(samples) // 2
+    print(f"RSS slope: {100 * slope(xs[warm:], rss[warm:]):+.1f} KiB per 100 scans after the first {warm}, "
+          f"{100 * slope(xs[half:], rss[half:]):+.1f} over the second half, {100 * slope(xs, rss):+.1f} over all")
     print(f"descriptors: first {fds[0]}, last {fds[-1]}, max {max(fds)}; slope "
           f"{100 * slope(xs[warm:], fds[warm:]):+.2f} per 100 scans after the first {warm}")
 
