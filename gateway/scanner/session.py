@@ -32,6 +32,8 @@ STRIPS_IN_FLIGHT = 4
 RING_SIZE = STRIPS_IN_FLIGHT + 3
 READER_EXIT_WAIT = 0.05
 """Seconds the last row of a frame waits for the threads the backend started for it to end."""
+READER_SETTLE = 0.2
+"""Seconds a sane_cancel waits for the backend's reader threads to stop running (see DeviceSession._cancel)."""
 DEVICE_TIMEOUT = 90.0
 """Seconds one device call of a scan (sane_start, a read) may take before the scan is declared stuck."""
 PLANES = ("red", "green", "blue")
@@ -164,7 +166,7 @@ class DeviceSession:
         self.device_timeout = device_timeout
         self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
         self._stuck: SaneError | None = None
-        self._threads_before_start = 0
+        self._backend_threads: frozenset[str] = frozenset()  # threads SANE started in the last sane_start
         self._encoder: EncodeThread | None = None
         self._ring: list[bytearray] = []
         self._ring_next = 0
@@ -195,10 +197,9 @@ class DeviceSession:
             threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
                              daemon=True).start()
 
-    @staticmethod
-    def _cancel_quietly(dev: SaneDevice) -> None:
+    def _cancel_quietly(self, dev: SaneDevice) -> None:
         try:
-            dev.cancel()
+            self._cancel(dev)
         except Exception as e:  # noqa: BLE001 -- a cancel that fails changes nothing for the watchdog
             log.info("cancelling a stuck scan failed: {error}", error=e)
 
@@ -253,14 +254,34 @@ class DeviceSession:
         if params.format in PLANES:
             return self._scan_planes(dev, params, open_sink)
         if params.format not in ("gray", "color") or not params.last_frame:
-            dev.cancel()
+            self._cancel(dev)
             raise SaneError(Status.UNSUPPORTED, f"SANE frame format {params.format!r} is not supported")
         self._stream(dev, params, lambda: open_sink(params))
         return params
 
     def _start(self, dev: SaneDevice) -> None:
-        self._threads_before_start = _thread_count()
-        self._watched(dev.start)
+        before = _threads()
+        try:
+            self._watched(dev.start)
+        finally:
+            self._backend_threads = _threads() - before
+
+    def _cancel(self, dev: SaneDevice) -> None:
+        """sane_cancel, once the backend's reader threads are gone or waiting in the kernel.
+
+        sanei_thread makes its reader threads cancellable asynchronously and
+        sane_cancel kills them with pthread_cancel: a reader caught inside
+        malloc or free (filling its picture buffer just after sane_start,
+        freeing it at the end) dies holding a malloc arena's lock, and the next
+        thread to use that arena (often the next reader, joined by this
+        thread's sane_cancel) waits for it forever: with the test backend one
+        jammed scan in a few dozen hung the device that way. A reader blocked
+        in write() or sleeping is at a safe point; READER_SETTLE bounds the wait.
+        """
+        deadline = time.monotonic() + READER_SETTLE
+        while any(_running(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        dev.cancel()
 
     def _let_reader_finish(self) -> None:
         """Before the read that ends a frame, give the backend's reader thread a moment to end by itself.
@@ -268,11 +289,12 @@ class DeviceSession:
         The test backend (and any that ends its reader from sane_read at the
         frame's last byte) cancels that thread asynchronously: caught between
         its last write and its free(), it leaks its picture buffer, up to half
-        a megabyte a page. Reading the last row only once the threads SANE
-        started for this frame are gone (or after READER_EXIT_WAIT) avoids it.
+        a megabyte a page (or dies holding a malloc lock: see ``_cancel``).
+        Reading the last row only once the threads SANE started for this frame
+        are gone (or after READER_EXIT_WAIT) avoids it.
         """
         deadline = time.monotonic() + READER_EXIT_WAIT
-        while _thread_count() > self._threads_before_start and time.monotonic() < deadline:
+        while any(_alive(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
             time.sleep(0.001)
 
     def _watched(self, call: Callable, *args):
@@ -297,7 +319,7 @@ class DeviceSession:
         frame_left = params.lines * params.bytes_per_line if params.lines > 0 else None
         while True:
             if self.cancel_requested:
-                dev.cancel()
+                self._cancel(dev)
                 raise SaneError(Status.CANCELLED, "cancelled")
             want = strip
             if frame_left is not None and row < frame_left <= want:
@@ -372,7 +394,7 @@ class DeviceSession:
             self._stream(dev, params, lambda: open_sink(colour), combine)
             return colour
         except BaseException:
-            dev.cancel()
+            self._cancel(dev)
             raise
         finally:
             for spool in spooled.values():
@@ -384,7 +406,7 @@ class DeviceSession:
         if self._dev is not None:
             dev, self._dev = self._dev, None
             try:
-                dev.cancel()
+                self._cancel(dev)
             finally:
                 dev.close()
         if scanned:
@@ -403,9 +425,26 @@ def _give_back_free_memory() -> None:
 _LIBC = ctypes.CDLL(None)
 
 
-def _thread_count() -> int:
-    """Threads in this process, SANE's own included (Linux)."""
+def _threads() -> frozenset[str]:
+    """The ids of this process's threads, SANE's own included (Linux)."""
     try:
-        return len(os.listdir("/proc/self/task"))
+        return frozenset(os.listdir("/proc/self/task"))
     except OSError:
-        return 0
+        return frozenset()
+
+
+def _state(tid: str) -> str | None:
+    """A thread's scheduler state (R running, S sleeping, D in I/O, ...); None once it has ended."""
+    try:
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(tid: str) -> bool:
+    return _state(tid) not in (None, "Z", "X")
+
+
+def _running(tid: str) -> bool:
+    return _state(tid) == "R"

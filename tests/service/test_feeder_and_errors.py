@@ -108,3 +108,13 @@ def second_job_works(gw) -> bool:
     if created.status != 200:
         return False
     return retrieve(gw.scan_url, *job_of(created)).status == 200
+
+
+def test_hundreds_of_jammed_scans_in_a_row_each_end_with_their_fault(tmp_path):
+    """A jam right after sane_start cancels the backend's reader thread while it still sets up: each must end."""
+    conf = 'geometry_max 300.0\nread-status-code "SANE_STATUS_JAMMED"\ntest-picture "Color pattern"\n'
+    with GatewayProcess(tmp_path, test_conf=conf) as gw:
+        for attempt in range(300):
+            job_id, token = job_of(create_job(gw.scan_url, ticket(color="RGB24", dpi=300)))
+            r = retrieve(gw.scan_url, job_id, token)
+            assert r.fault_subcode == "wscn:OperationFailed", f"attempt {attempt}: {r.body[:300]!r}"
