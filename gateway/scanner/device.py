@@ -146,7 +146,8 @@ class Scanner:
         final = self.negotiate(ticket)
         self._creating = True
         try:
-            window, applied, placement = yield self.session.run(self._apply_ticket, final)
+            window, applied, placement = yield self.session.run(self._apply_ticket, final).addTimeout(
+                2 * self.session.device_timeout, self.reactor)
             p = applied.parameters
             settled = settle(final, ticket, window, placement, p.pixels_per_line, p.lines)
         except SaneError as e:
@@ -156,6 +157,8 @@ class Scanner:
         except ServiceError:
             yield self.session.run(self.session.release)
             raise
+        except defer.TimeoutError:  # the device thread is stuck (the watchdog gives it up)
+            raise ServiceError("device", "the scanner does not answer") from None
         finally:
             self._creating = False
         final = settled.final

@@ -276,10 +276,11 @@ class DeviceSession:
         thread to use that arena (often the next reader, joined by this
         thread's sane_cancel) waits for it forever: with the test backend one
         jammed scan in a few dozen hung the device that way. A reader blocked
-        in write() or sleeping is at a safe point; READER_SETTLE bounds the wait.
+        in write() or sleeping (not waiting for a lock) is at a safe point;
+        READER_SETTLE bounds the wait.
         """
         deadline = time.monotonic() + READER_SETTLE
-        while any(_running(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+        while not all(_at_rest(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
             time.sleep(0.001)
         dev.cancel()
 
@@ -405,10 +406,14 @@ class DeviceSession:
         scanned, self._ring = bool(self._ring), []
         if self._dev is not None:
             dev, self._dev = self._dev, None
+            self._waiting_since = time.monotonic()  # a driver that hangs here is the watchdog's too
             try:
                 self._cancel(dev)
             finally:
-                dev.close()
+                try:
+                    dev.close()
+                finally:
+                    self._waiting_since = None
         if scanned:
             _give_back_free_memory()
 
@@ -446,5 +451,15 @@ def _alive(tid: str) -> bool:
     return _state(tid) not in (None, "Z", "X")
 
 
-def _running(tid: str) -> bool:
-    return _state(tid) == "R"
+def _at_rest(tid: str) -> bool:
+    """Gone, or waiting in the kernel for I/O or for time: not running, and not waiting for a lock."""
+    state = _state(tid)
+    if state in (None, "Z", "X"):
+        return True
+    if state not in ("S", "D"):
+        return False
+    try:
+        with open(f"/proc/self/task/{tid}/wchan") as f:
+            return "futex" not in f.read()
+    except OSError:
+        return True
