@@ -104,6 +104,7 @@ class Gateway:
             open_document=image_path.open_document, content_type=image_path.content_type,
             bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
             on_job_change=self._job_changed, on_status_change=self._status_changed,
+            device_timeout=self.settings.device_timeout,
             streams_images=self.settings.image_transfer == "chunked",
         )
         try:

@@ -91,11 +91,18 @@ def start_logging(level: str) -> None:
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
+SIGNAL_CHECK_INTERVAL = 1.0
+"""Seconds between checks that no SANE backend thread changed the gateway's signal handling."""
+
+
 def run(settings, args) -> int:
     from twisted.internet import reactor
     from twisted.logger import Logger
 
     from gateway.app import Gateway
+    from twisted.internet.task import LoopingCall
+
+    from gateway.scanner.saneapi import keep_signal_handling, restore_signal_handling
 
     from gateway.statefiles import StateFileError
 
@@ -116,8 +123,12 @@ def run(settings, args) -> int:
 
     reactor.callWhenRunning(lambda: gateway.start().addErrback(started_failed))
     reactor.addSystemEventTrigger("before", "shutdown", gateway.stop)
+
+    def stop(signum):
+        log.info("{signal} received: stopping", signal=signal.Signals(signum).name)
+        reactor.stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
+        signal.signal(sig, lambda signum, _frame: reactor.callFromThread(stop, signum))
 
     def reload():
         try:
@@ -126,6 +137,9 @@ def run(settings, args) -> int:
         except ConfigError as e:
             log.error("configuration not reloaded: {error}", error=e)
     signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload))
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a peer that hangs up is an error return, never a death
+    keep_signal_handling()
+    reactor.callWhenRunning(LoopingCall(restore_signal_handling).start, SIGNAL_CHECK_INTERVAL, now=False)
     reactor.run(installSignalHandlers=False)
     return 1 if failed else 0
 

@@ -44,6 +44,7 @@ class Settings:
     allowed_networks: tuple[str, ...] = ()
     push_destination: str = ""
     button_poll_interval: float = 1.0
+    device_timeout: float = 90.0
     location: str = ""
     image_transfer: str = "chunked"
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
@@ -89,6 +90,7 @@ def load(path: Path | None) -> Settings:
             allowed_networks=_networks(g.get("allowed_networks", "")),
             push_destination=g.get("push_destination", ""),
             button_poll_interval=float(g.get("button_poll_interval", 1.0)),
+            device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
             location=g.get("location", ""),
             image_transfer=g.get("image_transfer", "chunked").strip().lower(),
             scanners=tuple(
@@ -134,6 +136,8 @@ def validate(s: Settings) -> Settings:
         s.friendly_name.format(vendor="", model="", host="", device="")
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigError(f"friendly_name may use {{vendor}}, {{model}}, {{host}} and {{device}}, not {e}") from None
+    if not s.device_timeout > 0:
+        raise ConfigError("device_timeout must be a number of seconds above 0")
     if s.test_device not in ("auto", "yes", "no"):
         raise ConfigError("test_device must be auto, yes or no")
     if s.image_transfer not in IMAGE_TRANSFERS:

@@ -24,6 +24,10 @@ class PipeClosed(Exception):
     """The reading side went away (client disconnected or job cancelled)."""
 
 
+class ClientGone(PipeClosed):
+    """The client's connection closed under the transfer."""
+
+
 @implementer(IPushProducer)
 class ThreadPipe:
     def __init__(self, reactor, max_chunks: int = 4, stall_timeout: float = STALL_TIMEOUT):
@@ -36,25 +40,31 @@ class ThreadPipe:
         self._write: Callable[[bytes], None] | None = None
         self._done: Callable[[Exception | None], None] | None = None
         self._end: tuple[Exception | None] | None = None
+        self._why: PipeClosed = PipeClosed("the transfer was stopped")
         self.bytes_delivered = 0
 
     # worker thread side
 
     def write(self, data: bytes) -> None:
+        if self._aborted.is_set():
+            raise self._closed_error()
         if not data:
-            return
+            return  # an encoder that holds its output back still hears of an abort at every strip
         waited = 0.0
         while not self._slots.acquire(timeout=0.25):
             if self._aborted.is_set():
-                raise PipeClosed()
+                raise self._closed_error()
             waited += 0.25
             if waited >= self._stall_timeout:
-                self._aborted.set()
-                self._reactor.callFromThread(self.abort)
-                raise PipeClosed(f"the client took nothing for {self._stall_timeout:.0f} s")
+                why = PipeClosed(f"the client took nothing for {self._stall_timeout:.0f} s")
+                self._reactor.callFromThread(self.abort, why)
+                raise why
         if self._aborted.is_set():
-            raise PipeClosed()
+            raise self._closed_error()
         self._reactor.callFromThread(self._arrived, bytes(data))
+
+    def _closed_error(self) -> PipeClosed:
+        return type(self._why)(*self._why.args)
 
     def close(self, error: Exception | None = None) -> None:
         self._reactor.callFromThread(self._closed, error)
@@ -70,13 +80,18 @@ class ThreadPipe:
         self._flush()
 
     def _arrived(self, data: bytes) -> None:
+        if self._aborted.is_set():
+            # Written just before an abort and delivered just after it: nobody takes it any more.
+            self._slots.release()
+            return
         self._pending.append(data)
         self._flush()
 
     def _closed(self, error: Exception | None) -> None:
         if error is None and self._aborted.is_set():
-            error = PipeClosed("the transfer was stopped")
-        self._end = (error,)
+            error = self._closed_error()
+        if self._end is None:
+            self._end = (error,)
         self._flush()
 
     def _flush(self) -> None:
@@ -97,10 +112,17 @@ class ThreadPipe:
         self._flush()
 
     def stopProducing(self) -> None:
-        self.abort()
+        """The consumer (the client's connection) is gone."""
+        self.abort(ClientGone("the client went away"))
 
-    def abort(self) -> None:
-        """Stop the worker at its next write; nothing more is delivered."""
+    def abort(self, why: str | PipeClosed = "the transfer was stopped") -> None:
+        """Stop the worker at its next write; nothing more is delivered, and the reading side hears
+        at once that the transfer ended (it does not wait for the worker, which may be in a slow read)."""
+        if not self._aborted.is_set():
+            self._why = why if isinstance(why, PipeClosed) else PipeClosed(why)
         self._aborted.set()
         self._pending.clear()
         self._write = None
+        if self._end is None:
+            self._end = (self._closed_error(),)
+        self._flush()

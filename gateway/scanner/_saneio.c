@@ -11,6 +11,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <sane/sane.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 typedef struct {
@@ -19,6 +21,105 @@ typedef struct {
 } PySaneDev;
 
 static PyObject *SaneIOError;
+
+/*
+ * Signal dispositions SANE may not keep.
+ *
+ * sanei_thread (the reader-thread helper most backends use) sets SIGPIPE back
+ * to SIG_DFL whenever it joins a reader thread, and many backends' reader
+ * threads set SIGTERM (sometimes SIGINT, SIGHUP, SIGPIPE) to SIG_DFL or to a
+ * handler of their own; with pthreads that changes the whole process.  The
+ * gateway records the dispositions it chose (keep_signals) and puts them
+ * back after every SANE call (restore_kept), from whichever thread made it.
+ */
+#define MAX_KEPT 8
+static int kept_count;
+static int kept_signo[MAX_KEPT];
+static struct sigaction kept_action[MAX_KEPT];
+static unsigned long changed_signals; /* bit per signal found changed, until reported */
+
+static int same_action(const struct sigaction *a, const struct sigaction *b)
+{
+    if ((a->sa_flags & SA_SIGINFO) != (b->sa_flags & SA_SIGINFO))
+        return 0;
+    if (a->sa_flags & SA_SIGINFO)
+        return a->sa_sigaction == b->sa_sigaction;
+    return a->sa_handler == b->sa_handler;
+}
+
+/* Callable without the GIL and from any thread: sigaction() is process-wide and thread-safe. */
+static void restore_kept(void)
+{
+    for (int i = 0; i < kept_count; i++) {
+        struct sigaction now;
+        if (sigaction(kept_signo[i], NULL, &now) == 0 && !same_action(&now, &kept_action[i])) {
+            sigaction(kept_signo[i], &kept_action[i], NULL);
+            __atomic_fetch_or(&changed_signals, 1UL << kept_signo[i], __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/* A child forked by a backend (a reader process) must get the signals its parent
+ * kills it with, whatever the forking thread blocked. */
+static void unblock_kept_in_child(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < kept_count; i++)
+        sigaddset(&set, kept_signo[i]);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static PyObject *keep_signals(PyObject *self, PyObject *arg)
+{
+    static int atfork_done;
+    PyObject *seq = PySequence_Fast(arg, "keep_signals() takes a sequence of signal numbers");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_KEPT) {
+        Py_DECREF(seq);
+        return PyErr_Format(PyExc_ValueError, "at most %d signals can be kept", MAX_KEPT);
+    }
+    int signo[MAX_KEPT];
+    struct sigaction action[MAX_KEPT];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (v <= 0 || v >= (long)(8 * sizeof(changed_signals)) || sigaction((int)v, NULL, &action[i]) != 0) {
+            Py_DECREF(seq);
+            return PyErr_Format(PyExc_ValueError, "cannot keep signal %ld", v);
+        }
+        signo[i] = (int)v;
+    }
+    Py_DECREF(seq);
+    kept_count = 0;
+    memcpy(kept_signo, signo, sizeof(int) * n);
+    memcpy(kept_action, action, sizeof(struct sigaction) * n);
+    kept_count = (int)n;
+    if (!atfork_done && pthread_atfork(NULL, NULL, unblock_kept_in_child) == 0)
+        atfork_done = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *restore_signals(PyObject *self, PyObject *unused)
+{
+    restore_kept();
+    unsigned long changed = __atomic_exchange_n(&changed_signals, 0, __ATOMIC_RELAXED);
+    PyObject *out = PyList_New(0);
+    for (int sig = 1; out != NULL && sig < (int)(8 * sizeof(changed)); sig++) {
+        if (changed & (1UL << sig)) {
+            PyObject *v = PyLong_FromLong(sig);
+            if (v == NULL || PyList_Append(out, v) < 0)
+                Py_CLEAR(out);
+            Py_XDECREF(v);
+        }
+    }
+    return out;
+}
 
 static SANE_Handle handle_of(PyObject *dev)
 {
@@ -64,6 +165,7 @@ static PyObject *read_into(PyObject *self, PyObject *args)
         SANE_Int n = 0;
         SANE_Int chunk = (want - got) > 0x7fffffff ? 0x7fffffff : (SANE_Int)(want - got);
         st = sane_read(h, p + got, chunk, &n);
+        restore_kept();
         if (st != SANE_STATUS_GOOD)
             break;
         got += n;
@@ -85,6 +187,7 @@ static PyObject *start(PyObject *self, PyObject *dev)
     SANE_Status st;
     Py_BEGIN_ALLOW_THREADS
     st = sane_start(h);
+    restore_kept();
     Py_END_ALLOW_THREADS
     if (st != SANE_STATUS_GOOD)
         return raise_status(st);
@@ -98,6 +201,7 @@ static PyObject *cancel(PyObject *self, PyObject *dev)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     sane_cancel(h);
+    restore_kept();
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -108,6 +212,12 @@ static PyMethodDef methods[] = {
      "Raises SaneIOError((status, message)) on a SANE error."},
     {"start", start, METH_O, "start(dev): sane_start with the GIL released."},
     {"cancel", cancel, METH_O, "cancel(dev): sane_cancel with the GIL released."},
+    {"keep_signals", keep_signals, METH_O,
+     "keep_signals(signums): remember these signals' current dispositions; every SANE call\n"
+     "made through this module puts them back, and so does restore_signals()."},
+    {"restore_signals", restore_signals, METH_NOARGS,
+     "restore_signals() -> list: put the kept dispositions back; the signals found changed\n"
+     "since the last call (by this call or by one after a SANE call)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -7,10 +7,11 @@ device's own thread (``session.py``). The image path is injected
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from gateway.model import (
@@ -21,7 +22,7 @@ from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, read_capabilities
 from gateway.scanner.jobs import Job, JobTable
 from gateway.scanner.saneapi import DeviceInfo, FrameParameters, SaneError, Status
-from gateway.scanner.session import AppliedSettings, DeviceSession, PageSink
+from gateway.scanner.session import DEVICE_TIMEOUT, AppliedSettings, DeviceSession, PageSink
 from gateway.scanner.status import StatusTracker
 from gateway.scanner.ticket import (
     Placement, default_parameters, enclosing_area, image_window, negotiate, place, sane_settings, settle,
@@ -29,6 +30,10 @@ from gateway.scanner.ticket import (
 )
 
 log = Logger()
+
+WATCH_INTERVAL = 1.0
+"""Seconds between two looks of the watchdog at the device call in progress."""
+
 
 class DocumentSink(Protocol):
     """One file that pages are encoded into, written to a pipe (``image_path.DocumentSink`` is one)."""
@@ -68,7 +73,8 @@ class Scanner:
                  format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
                  on_status_change: Callable[["Scanner"], None] = lambda s: None,
-                 streams_images: bool = True):
+                 streams_images: bool = True,
+                 device_timeout: float = DEVICE_TIMEOUT):
         self.reactor = reactor
         self.info = info
         self.uuid = uuid
@@ -82,13 +88,19 @@ class Scanner:
         # Whether a page's bytes reach the client while it is scanned (else the front end spools them).
         self._scanning_reason = (JobStateReason.SCANNING_AND_TRANSFERRING if streams_images
                                  else JobStateReason.SCANNING)
-        self.session = DeviceSession(reactor, lambda: library.open(info), info.name)
+        self._open_device = lambda: library.open(info)
+        self.session = DeviceSession(reactor, self._open_device, info.name, device_timeout)
         self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
         self.status = StatusTracker(on_change=lambda _s: on_status_change(self))
         self.capabilities: Capabilities | None = None
         self.profile: DeviceProfile | None = None
         self._transfer: ImageTransfer | None = None
+        self._starting: defer.Deferred | None = None
         self._creating = False
+        self._interrupted_at: float | None = None
+        self._watchdog = task.LoopingCall(self._watch_device)
+        self._watchdog.clock = reactor
+        self._watchdog.start(WATCH_INTERVAL, now=False)
 
     @defer.inlineCallbacks
     def load(self):
@@ -100,9 +112,11 @@ class Scanner:
 
     def stop(self) -> None:
         """Stop a scan in progress, close the device, end the device thread."""
+        if self._watchdog.running:
+            self._watchdog.stop()
         self.session.cancel_requested = True
         if self._transfer is not None:
-            self._transfer.pipe.abort()
+            self._transfer.pipe.abort("the gateway is stopping")
         self.session.run(self.session.release)
         self.session.stop()
 
@@ -132,7 +146,8 @@ class Scanner:
         final = self.negotiate(ticket)
         self._creating = True
         try:
-            window, applied, placement = yield self.session.run(self._apply_ticket, final)
+            window, applied, placement = yield self.session.run(self._apply_ticket, final).addTimeout(
+                2 * self.session.device_timeout, self.reactor)
             p = applied.parameters
             settled = settle(final, ticket, window, placement, p.pixels_per_line, p.lines)
         except SaneError as e:
@@ -142,6 +157,8 @@ class Scanner:
         except ServiceError:
             yield self.session.run(self.session.release)
             raise
+        except defer.TimeoutError:  # the device thread is stuck (the watchdog gives it up)
+            raise ServiceError("device", "the scanner does not answer") from None
         finally:
             self._creating = False
         final = settled.final
@@ -188,14 +205,20 @@ class Scanner:
         started: defer.Deferred = defer.Deferred()
         transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, job)
         self._transfer = transfer
+        self._starting = started
+        session = self.session
 
         def transferred(result):
+            if session is not self.session:
+                return self._abandoned_session_returned(session, pipe)
             images, last = result
             pipe.close(None)
             job.no_more_images = job.no_more_images or last
             self._transfer_ended(job, images, None)
 
         def failed(failure):
+            if session is not self.session:
+                return self._abandoned_session_returned(session, pipe)
             error = failure.value
             pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
             self._transfer_ended(job, 0, failure)
@@ -203,10 +226,11 @@ class Scanner:
                 started.errback(self._service_error(error, job))
 
         first_page = lambda: self.reactor.callFromThread(self._transfer_started, transfer, started)  # noqa: E731
-        self.session.run(self._scan_document, job, pipe, first_page).addCallbacks(transferred, failed)
+        session.run(self._scan_document, session, job, pipe, first_page).addCallbacks(transferred, failed)
         return started
 
-    def _scan_document(self, job: Job, pipe: ThreadPipe, first_page: Callable[[], None]) -> tuple[int, bool]:
+    def _scan_document(self, session: DeviceSession, job: Job, pipe: ThreadPipe,
+                       first_page: Callable[[], None]) -> tuple[int, bool]:
         """On the device thread: the pages of one RetrieveImage into one document.
 
         Returns (images scanned, whether the job has no more images: the
@@ -225,7 +249,7 @@ class Scanner:
                         first_page()
                     return sink
                 try:
-                    self.session.scan_page(open_page)
+                    session.scan_page(open_page)
                 except SaneError as e:
                     if e.status is Status.NO_DOCS and images > 0:
                         feeder_empty = True
@@ -266,6 +290,8 @@ class Scanner:
         return [j.snapshot() for j in self.jobs.history]
 
     def _transfer_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
+        if started.called:
+            return  # given up by the watchdog before its first rows came
         self.status.page_started()
         started.callback(transfer)
 
@@ -291,6 +317,12 @@ class Scanner:
             job.retrieving = False
             # The schema has no reason for a failed transfer: the job ended with an error.
             self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
+        elif isinstance(error, OSError):
+            # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
+            job.retrieving = False
+            log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
+                      job=job.id, scanner=self.name, dir=tempfile.gettempdir(), error=error)
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
         else:
             job.retrieving = False
             reason = JobStateReason.COMPLETED_WITH_ERRORS
@@ -314,12 +346,54 @@ class Scanner:
             # The device thread is still in the scan: the job ends (Canceled) when it stops.
             self.session.cancel_requested = True
             if self._transfer is not None and self._transfer.job is job:
-                self._transfer.pipe.abort()
+                self._transfer.pipe.abort("the job was cancelled")
             self.jobs.set_state(job, JobState.TERMINATING, (JobStateReason.NONE,))
         elif job.state is not JobState.TERMINATING:
             self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
             self.session.run(self.session.release)
         log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
+
+    def _watch_device(self) -> None:
+        """Once a second: a device call of a scan that takes longer than the device timeout is cancelled,
+        and a scanner that does not answer the cancel either is given up (the next job opens it afresh)."""
+        session = self.session
+        waited = session.waiting_for()
+        if self._interrupted_at is None:
+            if waited > session.device_timeout:
+                error = SaneError(Status.IO_ERROR, f"the scanner sent nothing for over {session.device_timeout:g} s")
+                log.warn("{scanner}: {error}; cancelling its scan", scanner=self.name, error=error.message)
+                self._interrupted_at = self.reactor.seconds()
+                session.interrupt(error)
+                if self._transfer is not None:
+                    self._transfer.pipe.abort(error.message)
+        elif waited == 0:
+            self._interrupted_at = None
+        elif self.reactor.seconds() - self._interrupted_at > session.device_timeout:
+            self._interrupted_at = None
+            self._give_up(session)
+
+    def _give_up(self, stuck: DeviceSession) -> None:
+        """The device thread is stuck in SANE even after a cancel: leave it there, end its job, and let the
+        next job use a fresh thread and handle."""
+        log.error("{scanner} does not answer, not even a cancel: its scan is abandoned; if the next job "
+                  "fails too, unplug the scanner and plug it back in", scanner=self.name)
+        self.session = DeviceSession(self.reactor, self._open_device, self.info.name, stuck.device_timeout)
+        transfer, self._transfer = self._transfer, None
+        self.status.sane_error(Status.IO_ERROR)
+        if transfer is not None:
+            job = transfer.job
+            transfer.pipe.abort("the scanner stopped answering")
+            job.retrieving = False
+            self.jobs.end(job, JobState.ABORTED, (JobStateReason.SCANNER_STOPPED,))
+            if self._starting is not None and not self._starting.called:
+                self._starting.errback(ServiceError("device", "the scanner stopped answering"))
+        self.status.busy(False)
+
+    def _abandoned_session_returned(self, session: DeviceSession, pipe: ThreadPipe) -> None:
+        """A scan given up as stuck came back at last: close its handle so the scanner can be opened again."""
+        pipe.close(None)
+        log.info("{scanner} answered again: closing the scan that was given up", scanner=self.name)
+        session.run(session.release).addBoth(lambda _: session.stop())
 
     def _timed_out(self, job: Job) -> None:
         log.warn("job {job} on {scanner} timed out waiting for RetrieveImage", job=job.id, scanner=self.name)

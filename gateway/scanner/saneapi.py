@@ -8,14 +8,68 @@ Every call blocks: callers run them on the device's worker thread.
 from __future__ import annotations
 
 import enum
+import math
 import os
+import signal
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import sane  # python-sane
+from twisted.logger import Logger
 
 from gateway.scanner import _saneio
+
+log = Logger()
+
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE)
+"""What the gateway does on these must survive SANE: stop cleanly, reload, and never die of a closed socket."""
+
+_thread_state = threading.local()
+_reported: set[int] = set()
+
+
+def keep_signal_handling() -> None:
+    """Record the dispositions just installed (main thread, before any scan) as the ones to keep.
+
+    SANE's reader-thread helper sets SIGPIPE back to the default (which kills)
+    each time it joins a reader thread; the test backend's, snapscan's and
+    others' reader threads set SIGTERM to the default or to a handler of their
+    own. Every SANE call made through this module puts these back.
+    """
+    _saneio.keep_signals([int(s) for s in HANDLED_SIGNALS])
+
+
+def restore_signal_handling() -> None:
+    """Put the kept dispositions back now (also called on a timer: a backend's reader thread may change
+    them while a device read waits), and say once per signal that a backend had changed it."""
+    for number in _saneio.restore_signals():
+        if number not in _reported:
+            _reported.add(number)
+            log.info("the SANE backend changed the handling of {signal}; the gateway's own is back in place",
+                     signal=signal.Signals(number).name)
+
+
+def _enter_sane_thread() -> None:
+    """Keep the handled signals away from a thread that calls SANE, and from the threads SANE starts from it.
+
+    They are then delivered to the reactor (main) thread, never interrupt a
+    device's I/O, and cannot reach a backend's reader thread.
+    """
+    if not getattr(_thread_state, "blocked", False):
+        if threading.current_thread() is not threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+        _thread_state.blocked = True
+
+
+def _sane_call(f: Callable, *args) -> Any:
+    """One call into SANE, with the gateway's signal handling put back after it."""
+    _enter_sane_thread()
+    try:
+        return f(*args)
+    finally:
+        restore_signal_handling()
 
 
 class Status(enum.IntEnum):
@@ -133,19 +187,72 @@ class SaneDevice(Protocol):
     def close(self) -> None: ...
 
 
+class StartGate:
+    """One sane_start at a time in the whole process, until that device's reader has surely begun.
+
+    SANE's reader-thread helper (sanei_thread) hands the reader function and
+    its argument to the new thread through one static structure; a second
+    sane_start before the first device's thread has read it gives both threads
+    the second device: one device gets two readers (more data than its height),
+    the other none (its reads wait forever). The gate opens when the device's
+    first read returns (its reader has run), when it is cancelled, or
+    ``HANDOVER`` seconds after sane_start returned (a reader thread starts in
+    microseconds; a first read may wait long for a lamp to warm up). A
+    sane_start that itself takes longer than ``MAX_WAIT`` lets others go ahead.
+    """
+
+    HANDOVER = 0.5
+    MAX_WAIT = 30.0
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._holder: object | None = None
+        self._until = 0.0
+
+    def enter(self, owner: object) -> None:
+        with self._cond:
+            give_up = time.monotonic() + self.MAX_WAIT
+            while self._holder is not None and self._holder is not owner:
+                left = min(self._until, give_up) - time.monotonic()
+                if left <= 0:
+                    if self._until > give_up:
+                        log.warn("another scanner's sane_start is taking over {s:.0f} s; starting anyway",
+                                 s=self.MAX_WAIT)
+                    break
+                self._cond.wait(left)
+            self._holder, self._until = owner, math.inf
+
+    def started(self, owner: object) -> None:
+        with self._cond:
+            if self._holder is owner:
+                self._until = time.monotonic() + self.HANDOVER
+                self._cond.notify_all()
+
+    def leave(self, owner: object) -> None:
+        if self._holder is not owner:
+            return
+        with self._cond:
+            if self._holder is owner:
+                self._holder = None
+                self._cond.notify_all()
+
+
+START_GATE = StartGate()
+
+
 class PythonSaneDevice:
     """A device opened through python-sane; frames are read by ``_saneio``."""
 
     def __init__(self, info: DeviceInfo):
         self.info = info
         try:
-            self._dev = sane.open(info.name)
+            self._dev = _sane_call(sane.open, info.name)
         except Exception as e:
             raise _translate(e) from None
 
     def options(self) -> dict[str, OptionInfo]:
         found = {}
-        for (_index, name, title, _desc, type_, unit, size, cap, constraint) in self._dev.get_options():
+        for (_index, name, title, _desc, type_, unit, size, cap, constraint) in _sane_call(self._dev.get_options):
             if name and type_ != TYPE_GROUP:
                 found[name] = OptionInfo(name, title, type_, unit, size, cap, constraint)
         return found
@@ -155,40 +262,49 @@ class PythonSaneDevice:
 
     def get(self, name: str) -> Any:
         try:
-            return getattr(self._dev, self._attr(name))
+            return _sane_call(getattr, self._dev, self._attr(name))
         except Exception as e:
             raise _translate(e) from None
 
     def set(self, name: str, value: Any) -> None:
         try:
-            setattr(self._dev, self._attr(name), value)
+            _sane_call(setattr, self._dev, self._attr(name), value)
         except Exception as e:
             raise _translate(e) from None
 
     def start(self) -> None:
+        START_GATE.enter(self)
         try:
-            _saneio.start(self._dev.dev)
+            _sane_call(_saneio.start, self._dev.dev)
         except Exception as e:
+            START_GATE.leave(self)
             raise _translate(e) from None
+        START_GATE.started(self)
 
     def parameters(self) -> FrameParameters:
         try:
-            fmt, last, (ppl, lines), depth, bpl = self._dev.get_parameters()
+            fmt, last, (ppl, lines), depth, bpl = _sane_call(self._dev.get_parameters)
         except Exception as e:
             raise _translate(e) from None
         return FrameParameters(fmt, bool(last), ppl, lines, depth, bpl)
 
     def read_into(self, buffer) -> int:
         try:
-            return _saneio.read_into(self._dev.dev, buffer)
+            return _sane_call(_saneio.read_into, self._dev.dev, buffer)
         except Exception as e:
             raise _translate(e) from None
+        finally:
+            START_GATE.leave(self)
 
     def cancel(self) -> None:
-        _saneio.cancel(self._dev.dev)
+        try:
+            _sane_call(_saneio.cancel, self._dev.dev)
+        finally:
+            START_GATE.leave(self)
 
     def close(self) -> None:
-        self._dev.close()
+        START_GATE.leave(self)
+        _sane_call(self._dev.close)
 
 
 class SaneLibrary:
@@ -205,13 +321,13 @@ class SaneLibrary:
             if not SaneLibrary._initialised:
                 if self.config_dir:
                     os.environ["SANE_CONFIG_DIR"] = self.config_dir
-                sane.init()
+                _sane_call(sane.init)
                 SaneLibrary._initialised = True
 
     def devices(self) -> list[DeviceInfo]:
         self._init()
         try:
-            return [DeviceInfo(*d) for d in sane.get_devices(True)]
+            return [DeviceInfo(*d) for d in _sane_call(sane.get_devices, True)]
         except Exception as e:
             raise _translate(e) from None
 

@@ -8,9 +8,12 @@ reactor never waits for the scanner.
 from __future__ import annotations
 
 import array
+import ctypes
+import os
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
@@ -22,7 +25,17 @@ from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, Stat
 
 STRIP_BYTES = 256 * 1024
 """Raw bytes read per sane_read batch: small enough to stream, large enough to be cheap."""
+FIRST_STRIP_BYTES = 16 * 1024
+"""The first strip of a page is small (whole rows, at least one), so that the response starts within a few
+rows of the scanner's first data instead of a whole strip later (0.25 s on a 1 MB/s grey scanner)."""
 STRIPS_IN_FLIGHT = 4
+RING_SIZE = STRIPS_IN_FLIGHT + 3
+READER_EXIT_WAIT = 0.05
+"""Seconds the last row of a frame waits for the threads the backend started for it to end."""
+READER_SETTLE = 0.2
+"""Seconds a sane_cancel waits for the backend's reader threads to stop running (see DeviceSession._cancel)."""
+DEVICE_TIMEOUT = 90.0
+"""Seconds one device call of a scan (sane_start, a read) may take before the scan is declared stuck."""
 PLANES = ("red", "green", "blue")
 
 
@@ -55,20 +68,44 @@ class AppliedSettings:
     parameters: FrameParameters
 
 
+class EncodeThread:
+    """A device's encoding thread, kept for as long as the device is served and lent to one page at a time.
+
+    A thread started per page took its allocations wherever glibc put a new
+    thread (often a malloc arena of its own), spreading pages over arenas
+    that keep what was freed in them.
+    """
+
+    def __init__(self, name: str):
+        self._work: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"encode-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (work := self._work.get()) is not None:
+            work()
+
+    def run(self, work: Callable[[], None]) -> None:
+        self._work.put(work)
+
+    def stop(self) -> None:
+        self._work.put(None)
+
+
 class StripPump:
-    """Hands strips from the reading thread to the sink on an encoding thread, a few at a time.
+    """Hands strips from the reading thread to the sink on the encoding thread, a few at a time.
 
     The queue bound is the memory bound: at most ``STRIPS_IN_FLIGHT`` raw
     strips wait; when the encoder (or the client behind it) is slower than the
     scanner, ``put`` waits.
     """
 
-    def __init__(self, sink: PageSink):
+    def __init__(self, sink: PageSink, worker: EncodeThread):
         self._sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=STRIPS_IN_FLIGHT)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="encode", daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
+        worker.run(self._run)
 
     def _run(self) -> None:
         try:
@@ -79,6 +116,8 @@ class StripPump:
             self._error = e
             while self._queue.get() is not None:
                 pass
+        finally:
+            self._done.set()
 
     def put(self, strip) -> None:
         while True:
@@ -91,13 +130,13 @@ class StripPump:
                 continue
 
     def _stop(self) -> None:
-        while self._thread.is_alive():
+        while not self._done.is_set():
             try:
                 self._queue.put(None, timeout=0.25)
                 break
             except queue.Full:
                 continue
-        self._thread.join()
+        self._done.wait()
 
     def finish(self) -> None:
         self._stop()
@@ -115,20 +154,54 @@ class StripPump:
 class DeviceSession:
     """A SANE device opened for the length of a job, driven from its own thread."""
 
-    def __init__(self, reactor, open_device: Callable[[], SaneDevice], name: str):
+    def __init__(self, reactor, open_device: Callable[[], SaneDevice], name: str,
+                 device_timeout: float = DEVICE_TIMEOUT):
         self._reactor = reactor
         self._open_device = open_device
+        self._name = name
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"sane-{name}")
         self._pool.start()
         self._dev: SaneDevice | None = None
         self.cancel_requested = False
+        self.device_timeout = device_timeout
+        self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
+        self._stuck: SaneError | None = None
+        self._backend_threads: frozenset[str] = frozenset()  # threads SANE started in the last sane_start
+        self._encoder: EncodeThread | None = None
+        self._ring: list[bytearray] = []
+        self._ring_next = 0
 
     def run(self, f: Callable, *args):
         """Run ``f(*args)`` on the device thread; a Deferred of its result."""
         return deferToThreadPool(self._reactor, self._pool, f, *args)
 
     def stop(self) -> None:
+        if self._encoder is not None:
+            self._encoder.stop()
         self._pool.stop()
+
+    # The watchdog's side (reactor).
+
+    def waiting_for(self) -> float:
+        """Seconds the device call of a scan in progress (sane_start, a read) has been waiting; 0 if none."""
+        since = self._waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def interrupt(self, error: SaneError) -> None:
+        """The device call in progress is stuck: sane_cancel it from a helper thread (SANE allows a cancel
+        while a read waits; it makes the read return at once) and end the scan with ``error``."""
+        self._stuck = error
+        self.cancel_requested = True
+        dev = self._dev
+        if dev is not None:
+            threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
+                             daemon=True).start()
+
+    def _cancel_quietly(self, dev: SaneDevice) -> None:
+        try:
+            self._cancel(dev)
+        except Exception as e:  # noqa: BLE001 -- a cancel that fails changes nothing for the watchdog
+            log.info("cancelling a stuck scan failed: {error}", error=e)
 
     # Everything below runs on the device thread.
 
@@ -150,6 +223,7 @@ class DeviceSession:
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
         """Set a new job's options; a cancel asked of an earlier job no longer applies."""
         self.cancel_requested = False
+        self._stuck = None
         dev = self._device()
         opts = dev.options()
         for name, value in settings:
@@ -173,34 +247,110 @@ class DeviceSession:
         (``StripPump``), so a slow scanner and the encoder work side by side.
         """
         dev = self._device()
-        dev.start()
+        if self._encoder is None:
+            self._encoder = EncodeThread(self._name)  # started here: it inherits this thread's signal mask
+        self._start(dev)
         params = dev.parameters()
         if params.format in PLANES:
             return self._scan_planes(dev, params, open_sink)
         if params.format not in ("gray", "color") or not params.last_frame:
-            dev.cancel()
+            self._cancel(dev)
             raise SaneError(Status.UNSUPPORTED, f"SANE frame format {params.format!r} is not supported")
         self._stream(dev, params, lambda: open_sink(params))
         return params
 
+    def _start(self, dev: SaneDevice) -> None:
+        before = _threads()
+        try:
+            self._watched(dev.start)
+        finally:
+            self._backend_threads = _threads() - before
+
+    def _cancel(self, dev: SaneDevice) -> None:
+        """sane_cancel, once the backend's reader threads are gone or waiting in the kernel.
+
+        sanei_thread makes its reader threads cancellable asynchronously and
+        sane_cancel kills them with pthread_cancel: a reader caught inside
+        malloc or free (filling its picture buffer just after sane_start,
+        freeing it at the end) dies holding a malloc arena's lock, and the next
+        thread to use that arena (often the next reader, joined by this
+        thread's sane_cancel) waits for it forever: with the test backend one
+        jammed scan in a few dozen hung the device that way. A reader blocked
+        in write() or sleeping (not waiting for a lock) is at a safe point;
+        READER_SETTLE bounds the wait.
+        """
+        deadline = time.monotonic() + READER_SETTLE
+        while not all(_at_rest(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        dev.cancel()
+
+    def _let_reader_finish(self) -> None:
+        """Before the read that ends a frame, give the backend's reader thread a moment to end by itself.
+
+        The test backend (and any that ends its reader from sane_read at the
+        frame's last byte) cancels that thread asynchronously: caught between
+        its last write and its free(), it leaks its picture buffer, up to half
+        a megabyte a page (or dies holding a malloc lock: see ``_cancel``).
+        Reading the last row only once the threads SANE started for this frame
+        are gone (or after READER_EXIT_WAIT) avoids it.
+        """
+        deadline = time.monotonic() + READER_EXIT_WAIT
+        while any(_alive(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _watched(self, call: Callable, *args):
+        """A device call of a scan, timed by the watchdog; a call it interrupted raises the watchdog's error."""
+        self._waiting_since = time.monotonic()
+        try:
+            result = call(*args)
+        except SaneError:
+            if self._stuck is not None:
+                raise self._stuck from None
+            raise
+        finally:
+            self._waiting_since = None
+        if self._stuck is not None:
+            raise self._stuck
+        return result
+
     def _strips(self, dev: SaneDevice, params: FrameParameters):
         """The frame's raw bytes, a strip of whole rows at a time, each in a buffer of its own."""
-        strip = max(1, STRIP_BYTES // max(params.bytes_per_line, 1)) * params.bytes_per_line
+        row = max(params.bytes_per_line, 1)
+        strip = max(1, FIRST_STRIP_BYTES // row) * row
+        frame_left = params.lines * params.bytes_per_line if params.lines > 0 else None
         while True:
             if self.cancel_requested:
-                dev.cancel()
+                self._cancel(dev)
                 raise SaneError(Status.CANCELLED, "cancelled")
-            buf = bytearray(strip)
-            n = dev.read_into(buf)
+            want = strip
+            if frame_left is not None and row < frame_left <= want:
+                want = frame_left - row  # the last row comes once the reader thread is done (_let_reader_finish)
+            buf = self._strip_buffer(want)
+            n = self._watched(dev.read_into, buf)
             if n == 0:
                 return
-            yield memoryview(buf)[:n]
+            yield buf[:n]
+            strip = max(1, STRIP_BYTES // row) * row
+            if frame_left is not None:
+                frame_left -= n
+                if frame_left == row:
+                    self._let_reader_finish()
+
+    def _strip_buffer(self, size: int) -> memoryview:
+        """A strip's buffer from a ring kept for the job: fresh 256 KiB buffers for every strip of every page
+        kept the allocator busy. A buffer is filled again RING_SIZE strips later, when no strip that old can
+        still be in use (STRIPS_IN_FLIGHT wait in the pump, one is being encoded, one is being read)."""
+        if not self._ring or len(self._ring[0]) < size:
+            self._ring = [bytearray(max(size, STRIP_BYTES)) for _ in range(RING_SIZE)]
+        buf = self._ring[self._ring_next]
+        self._ring_next = (self._ring_next + 1) % RING_SIZE
+        return memoryview(buf)[:size]
 
     def _stream(self, dev: SaneDevice, params: FrameParameters, open_sink: Callable[[], PageSink],
                 combine: Callable[[memoryview], bytes] = lambda strip: strip) -> None:
         strips = self._strips(dev, params)
         first = next(strips, None)
-        pump = StripPump(open_sink())
+        pump = StripPump(open_sink(), self._encoder)
         try:
             if first is not None:
                 pump.put(combine(first))
@@ -229,7 +379,7 @@ class DeviceSession:
                 for strip in self._strips(dev, params):
                     spool.write(strip)
                 spool.seek(0)
-                dev.start()
+                self._start(dev)
                 params = dev.parameters()
             if params.format not in PLANES or params.format in spooled or len(spooled) != 2:
                 raise SaneError(Status.IO_ERROR, "a three-pass scan did not deliver three planes")
@@ -245,7 +395,7 @@ class DeviceSession:
             self._stream(dev, params, lambda: open_sink(colour), combine)
             return colour
         except BaseException:
-            dev.cancel()
+            self._cancel(dev)
             raise
         finally:
             for spool in spooled.values():
@@ -253,9 +403,63 @@ class DeviceSession:
 
     def release(self) -> None:
         """sane_cancel and close: the device is free for other SANE users."""
+        scanned, self._ring = bool(self._ring), []
         if self._dev is not None:
             dev, self._dev = self._dev, None
+            self._waiting_since = time.monotonic()  # a driver that hangs here is the watchdog's too
             try:
-                dev.cancel()
+                self._cancel(dev)
             finally:
-                dev.close()
+                try:
+                    dev.close()
+                finally:
+                    self._waiting_since = None
+        if scanned:
+            _give_back_free_memory()
+
+
+def _give_back_free_memory() -> None:
+    """After a job: glibc keeps what a scan freed (strips, encoder buffers) in its arenas; hand the free
+    pages back to the system (a few MiB after a large page; nothing is in use there)."""
+    try:
+        _LIBC.malloc_trim(0)
+    except AttributeError:  # not glibc
+        pass
+
+
+_LIBC = ctypes.CDLL(None)
+
+
+def _threads() -> frozenset[str]:
+    """The ids of this process's threads, SANE's own included (Linux)."""
+    try:
+        return frozenset(os.listdir("/proc/self/task"))
+    except OSError:
+        return frozenset()
+
+
+def _state(tid: str) -> str | None:
+    """A thread's scheduler state (R running, S sleeping, D in I/O, ...); None once it has ended."""
+    try:
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(tid: str) -> bool:
+    return _state(tid) not in (None, "Z", "X")
+
+
+def _at_rest(tid: str) -> bool:
+    """Gone, or waiting in the kernel for I/O or for time: not running, and not waiting for a lock."""
+    state = _state(tid)
+    if state in (None, "Z", "X"):
+        return True
+    if state not in ("S", "D"):
+        return False
+    try:
+        with open(f"/proc/self/task/{tid}/wchan") as f:
+            return "futex" not in f.read()
+    except OSError:
+        return True

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.model import ServiceError
+from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
 from gateway.wsd import scan_messages as msg
 from gateway.wsd.eventing import EventSource
@@ -112,6 +113,19 @@ class LimitedRequest(server.Request):
         self.channel.transport.loseConnection()
 
 
+def _watch_connection(request: server.Request) -> None:
+    """Note when the client goes away (its notifyFinish fails), so that nothing is written to it after."""
+    request.connection_lost = False
+
+    def lost(_failure):
+        request.connection_lost = True
+    request.notifyFinish().addErrback(lost)
+
+
+def _gone(request: server.Request) -> bool:
+    return getattr(request, "connection_lost", False)
+
+
 def _peer(request: server.Request) -> str:
     """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
     host = getattr(request.getClientAddress(), "host", "?")
@@ -177,6 +191,7 @@ class DeviceResource(resource.Resource):
             request.setResponseCode(415)
             return b"SOAP 1.2 (application/soap+xml) expected\n"
         body = request.content.read(MAX_BODY_BYTES + 1)
+        _watch_connection(request)
         d = defer.maybeDeferred(self._dispatch, body, request)
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET
@@ -207,7 +222,7 @@ class DeviceResource(resource.Resource):
         action = clip(env.action.rsplit("/", 1)[-1], 80) if env else "request"
         log.info("{action} from {peer}: fault {subcode}: {reason}", action=action, peer=_peer(request),
                  subcode=etree.QName(fault.subcode).localname, reason=fault.reason)
-        if request.finished or request._disconnected:
+        if request.finished or _gone(request):
             return
         if request.startedWriting:
             request.transport.abortConnection()
@@ -215,7 +230,7 @@ class DeviceResource(resource.Resource):
         self._reply(request, build_fault(fault, env.message_id if env else None), fault.http_status)
 
     def _reply(self, request: server.Request, envelope: etree._Element, code: int = 200) -> None:
-        if request._disconnected:
+        if _gone(request):
             return
         data = serialize(envelope)
         request.setResponseCode(code)
@@ -302,8 +317,10 @@ class DeviceResource(resource.Resource):
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
                                         msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
-        if request._disconnected:
-            transfer.pipe.abort()
+        if _gone(request):
+            transfer.pipe.stopProducing()
+            log.info("image of job {job} not sent: {peer} went away before it started", job=job_id,
+                     peer=_peer(request))
             return
         if self.image_transfer == "length":
             send_with_length(request, mtom, soap, transfer.pipe, f"image of job {job_id}", self.spool_dir)
@@ -313,18 +330,22 @@ class DeviceResource(resource.Resource):
         request.setHeader(b"mime-version", b"1.0")
         request.write(mtom.head(soap))
         request.registerProducer(transfer.pipe, True)
-        request.notifyFinish().addErrback(lambda _f: transfer.pipe.abort())
+        request.notifyFinish().addErrback(lambda _f: transfer.pipe.stopProducing())
 
         def done(error):
+            if isinstance(error, ClientGone) or _gone(request):
+                log.info("image of job {job} not delivered: {peer} closed the connection", job=job_id,
+                         peer=_peer(request))
+                return
             request.unregisterProducer()
             if error is not None:
-                log.warn("image of job {job} ended early: {error}", job=job_id, error=error)
-                if not request._disconnected:
-                    request.transport.abortConnection()
+                # A failed scan was logged where it failed; a stopped transfer says why here.
+                log.warn("image of job {job} to {peer} cut off: {why}", job=job_id, peer=_peer(request),
+                         why=error if isinstance(error, PipeClosed) else "the scan failed")
+                request.transport.abortConnection()
                 return
-            if not request._disconnected:
-                request.write(mtom.tail())
-                request.finish()
+            request.write(mtom.tail())
+            request.finish()
 
         transfer.pipe.attach(request.write, done)
 

@@ -14,6 +14,17 @@ pytestmark = [pytest.mark.netns, pytest.mark.skipif(
     reason="needs sane-airscan, sane-utils and dbus-daemon")]
 
 CLIENT = str(REPO / "tests" / "netns" / "wsd_probe.py")
+SINK = str(REPO / "tests" / "support" / "event_sink.py")
+SUBSCRIBE_AND_SCAN = """
+import sys
+from tests.support.sinks import subscribe
+from tests.support.soap_client import create_job, job_of, retrieve, ticket
+scan_url, sink_url = sys.argv[1:]
+assert subscribe(scan_url, sink_url, ("JobStatusEvent",), end_to=sink_url + "/end").status == 200
+job_id, token = job_of(create_job(scan_url, ticket(dpi=75, region=(0, 0, 1000, 1000))))
+assert retrieve(scan_url, job_id, token).status == 200
+print("scanned")
+"""
 
 
 def gateway_on_pi(lab, workdir):
@@ -79,3 +90,22 @@ def test_two_gateways_on_one_host_both_answer_a_probe(lab, tmp_path):
     endpoints = {e for m in answers if m.get("action") == "ProbeMatches" for e in m["endpoints"]}
     served = {f"urn:uuid:{u}" for gw in (one, two) for u in gw.uuids.values()}
     assert len(served) == 4 and endpoints == served  # test:0 and test:1 on each
+
+
+def test_sigterm_after_a_scan_ends_subscriptions_says_bye_and_exits_0(lab, tmp_path):
+    listener = lab.popen_in(lab.pc, [PYTHON, CLIENT, "listen", "--source", lab.pc_addr, "--wait", "90",
+                                     "--until-action", "Bye"])
+    heard = LineWatcher(listener.stdout)
+    assert heard.wait_for(lambda lines: any("listening" in l for l in lines), timeout=10)
+    sink = lab.popen_in(lab.pc, [PYTHON, SINK, "--host", lab.pc_addr, "--port", "8790"])
+    sunk = LineWatcher(sink.stdout)
+    assert sunk.wait_for(lambda lines: any('"ready"' in l for l in lines), timeout=10)
+    with gateway_on_pi(lab, tmp_path / "gw") as gw:
+        assert heard.wait_for(lambda lines: any('"Hello"' in l for l in lines), timeout=15)
+        done = lab.run_in(lab.pc, [PYTHON, "-c", SUBSCRIBE_AND_SCAN, gw.scan_url, f"http://{lab.pc_addr}:8790/sink"],
+                          timeout=60, check=False, cwd=str(REPO))
+        assert "scanned" in done.stdout, done.stderr[-3000:]
+        status = gw.stop()
+    assert status == 0, gw.log()[-3000:]
+    assert heard.wait_for(lambda lines: any('"Bye"' in l for l in lines), timeout=15)
+    assert sunk.wait_for(lambda lines: any("SubscriptionEnd" in l for l in lines), timeout=10)

@@ -1,5 +1,7 @@
 """The feeder, and SANE errors from the real test backend, seen through the scan service."""
 
+import os
+
 import pytest
 
 from tests.support.gateway_process import GatewayProcess
@@ -70,3 +72,49 @@ def test_a_device_error_leaves_the_service_answering(tmp_path):
         second = create_job(gw.scan_url, ticket(dpi=75))
         assert second.status == 200
         assert "Traceback" not in gw.log()
+
+
+def gateway_with_a_full_temporary_directory(workdir, test_conf: str) -> GatewayProcess:
+    """The gateway with TMPDIR on a 64 KiB tmpfs of its own (a private mount namespace)."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to mount a small tmpfs")
+    tmp = workdir / "small-tmp"
+    tmp.mkdir(parents=True)
+    script = 'mount -t tmpfs -o size=64k tmpfs "$0" && TMPDIR="$0" exec "$@"'
+    return GatewayProcess(workdir, test_conf=test_conf,
+                          wrapper=["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(tmp)])
+
+
+def test_a_full_temporary_directory_during_a_spooled_scan_is_one_clear_log_line(tmp_path):
+    with gateway_with_a_full_temporary_directory(tmp_path, "geometry_max 300.0\nhand-scanner true\n") as gw:
+        job_id, token = job_of(create_job(gw.scan_url, ticket(fmt="dib", color="Grayscale8", dpi=300,
+                                                             region=(0, 0, 4000, 4000))))
+        try:
+            r = retrieve(gw.scan_url, job_id, token)
+            assert r.status != 200
+        except ConnectionError:
+            pass  # the image part had begun: the transfer is cut off
+        state, _reasons, _scans = job_state(gw, job_id)
+        assert state == "Aborted"
+        assert second_job_works(gw)
+        log = gw.log()
+    assert "Traceback" not in log, log[-3000:]
+    assert log.count("No space left on device") == 1, log[-3000:]
+
+
+def second_job_works(gw) -> bool:
+    created = create_job(gw.scan_url, ticket(dpi=75, region=(0, 0, 1000, 1000)))
+    if created.status != 200:
+        return False
+    return retrieve(gw.scan_url, *job_of(created)).status == 200
+
+
+def test_hundreds_of_jammed_scans_in_a_row_each_end_with_their_fault(tmp_path):
+    """A jam right after sane_start cancels the backend's reader thread while it still sets up: each must end."""
+    conf = 'geometry_max 300.0\nread-status-code "SANE_STATUS_JAMMED"\ntest-picture "Color pattern"\n'
+    with GatewayProcess(tmp_path, test_conf=conf) as gw:
+        for attempt in range(300):
+            job_id, token = job_of(create_job(gw.scan_url, ticket(color="RGB24", dpi=300)))
+            r = retrieve(gw.scan_url, job_id, token)
+            assert r.fault_subcode == "wscn:OperationFailed", f"attempt {attempt}: {r.body[:300]!r}"

@@ -1,6 +1,6 @@
 """A WS-Eventing sink for tests: a small twisted.web server that prints every event it receives.
 
-    python event_sink.py --port N [--mode ok|hang|fail]
+    python event_sink.py --port N [--host ADDRESS] [--mode ok|hang|fail]
 
 Prints ``{"ready": port}`` once listening, then one JSON line per POST:
 ``{"path", "action", "body"}`` (body: the SOAP Body's first element, as XML text).
@@ -52,9 +52,10 @@ class Sink(resource.Resource):
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     p.add_argument("--mode", choices=["ok", "hang", "fail"], default="ok")
     args = p.parse_args()
-    reactor.listenTCP(args.port, server.Site(Sink(args.mode)), interface="127.0.0.1")
+    reactor.listenTCP(args.port, server.Site(Sink(args.mode)), interface=args.host)
     reactor.callWhenRunning(lambda: print(json.dumps({"ready": args.port}), flush=True))
     reactor.run()
 
