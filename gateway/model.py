@@ -340,17 +340,36 @@ class JobSnapshot:
     documents: tuple[str, ...] = field(default_factory=tuple)
 
 
+class ErrorKind(enum.Enum):
+    """Why the scanner core refused a request; each front end maps every kind to its own answer
+    (a SOAP fault for WSD, an HTTP status for eSCL)."""
+
+    CONFLICT = "conflict"
+    """Values the client insists on (MustHonor) that this scanner cannot honour."""
+    FORMAT = "format"
+    """A file format that is not offered, or cannot hold the colour the client insists on."""
+    INVALID = "invalid"
+    """Malformed or out-of-range values."""
+    NO_IMAGES = "no-images"
+    """The job has no more images (the feeder is empty, or every image was delivered)."""
+    BUSY = "busy"
+    """The scanner is busy with another job, or an image of this job is being delivered."""
+    NOT_FOUND = "not-found"
+    """No such job (or not one of this client's)."""
+    BAD_TOKEN = "bad-token"
+    """The job token does not belong to the job."""
+    CANCELLED = "cancelled"
+    """The job was cancelled."""
+    DEVICE = "device"
+    """The scanner failed or does not answer."""
+
+
 class ServiceError(Exception):
-    """A request the scanner cannot serve; ``kind`` picks the fault the wire answers.
+    """A request the scanner cannot serve; ``kind`` says why, ``reason`` says it in words."""
 
-    Kinds: ``conflict`` (MustHonor values we cannot honour), ``format``,
-    ``invalid`` (malformed values), ``no-images``, ``busy``, ``not-found``,
-    ``bad-token``, ``cancelled``, ``device`` (the scanner failed).
-    """
-
-    def __init__(self, kind: str, reason: str):
+    def __init__(self, kind: ErrorKind, reason: str):
         super().__init__(reason)
-        self.kind = kind
+        self.kind = ErrorKind(kind)
         self.reason = reason
 
 

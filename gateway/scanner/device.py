@@ -15,7 +15,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from gateway.model import (
-    Capabilities, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
+    Capabilities, ErrorKind, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
     ColorMode, JobState, JobStateReason, PixelWindow, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
@@ -142,7 +142,7 @@ class Scanner:
     def create_job(self, ticket: ScanTicket, owner: str | None = None):
         """Set the device up for a ticket and register the job; one at a time, from the first request on."""
         if self.jobs.busy() or self._creating:
-            raise JobError("busy", "the scanner is busy with another job")
+            raise JobError(ErrorKind.BUSY, "the scanner is busy with another job")
         final = self.negotiate(ticket)
         self._creating = True
         try:
@@ -153,12 +153,12 @@ class Scanner:
         except SaneError as e:
             yield self.session.run(self.session.release)
             self.status.sane_error(e.status)
-            raise ServiceError("device", f"the scanner reports: {e.message}") from None
+            raise ServiceError(ErrorKind.DEVICE, f"the scanner reports: {e.message}") from None
         except ServiceError:
             yield self.session.run(self.session.release)
             raise
         except defer.TimeoutError:  # the device thread is stuck (the watchdog gives it up)
-            raise ServiceError("device", "the scanner does not answer") from None
+            raise ServiceError(ErrorKind.DEVICE, "the scanner does not answer") from None
         finally:
             self._creating = False
         final = settled.final
@@ -270,12 +270,12 @@ class Scanner:
     def _service_error(self, error: BaseException, job: Job) -> ServiceError:
         """What the client is told when a page could not start."""
         if job.no_more_images:
-            return JobError("no-images", "the feeder is empty")
+            return JobError(ErrorKind.NO_IMAGES, "the feeder is empty")
         if job.state is JobState.CANCELED:
-            return JobError("cancelled", "the job was cancelled")
+            return JobError(ErrorKind.CANCELLED, "the job was cancelled")
         if isinstance(error, SaneError):
-            return ServiceError("device", f"the scanner reports: {error.message}")
-        return ServiceError("device", "the scan failed")
+            return ServiceError(ErrorKind.DEVICE, f"the scanner reports: {error.message}")
+        return ServiceError(ErrorKind.DEVICE, "the scan failed")
 
     def scanner_status(self) -> ScannerStatus:
         return self.status.current()
@@ -341,7 +341,7 @@ class Scanner:
         """Cancel a job; with ``owner``, only a job that owner created (JobError not-found otherwise)."""
         job = self.jobs.find(job_id, owner)
         if job.state.ended:
-            raise JobError("not-found", f"job {job_id} has already ended")
+            raise JobError(ErrorKind.NOT_FOUND, f"job {job_id} has already ended")
         if job.retrieving:
             # The device thread is still in the scan: the job ends (Canceled) when it stops.
             self.session.cancel_requested = True
@@ -386,7 +386,7 @@ class Scanner:
             job.retrieving = False
             self.jobs.end(job, JobState.ABORTED, (JobStateReason.SCANNER_STOPPED,))
             if self._starting is not None and not self._starting.called:
-                self._starting.errback(ServiceError("device", "the scanner stopped answering"))
+                self._starting.errback(ServiceError(ErrorKind.DEVICE, "the scanner stopped answering"))
         self.status.busy(False)
 
     def _abandoned_session_returned(self, session: DeviceSession, pipe: ThreadPipe) -> None:

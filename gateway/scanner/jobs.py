@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from gateway.model import (
-    FinalParameters, ImageInformation, JobError, JobSnapshot, JobState, JobStateReason, PixelWindow, ScanTicket,
+    ErrorKind, FinalParameters, ImageInformation, JobError, JobSnapshot, JobState, JobStateReason, PixelWindow, ScanTicket,
 )
 
 RETRIEVE_TIMEOUT = 60.0
@@ -96,7 +96,7 @@ class JobTable:
     def create(self, ticket: ScanTicket, final: FinalParameters, info: ImageInformation,
                owner: str | None = None) -> Job:
         if self._jobs:
-            raise JobError("busy", "the scanner is busy with another job")
+            raise JobError(ErrorKind.BUSY, "the scanner is busy with another job")
         job = Job(self._new_id(), secrets.token_urlsafe(18), ticket, final, info, owner=owner)
         self._jobs[job.id] = job
         self._arm(job)
@@ -107,20 +107,20 @@ class JobTable:
         """The job with that id; with ``owner``, only if that owner created it (another's job is not found)."""
         job = self._jobs.get(job_id) or next((j for j in self._history if j.id == job_id), None)
         if job is None or (owner is not None and job.owner is not None and job.owner != owner):
-            raise JobError("not-found", f"no job {job_id}" + (" of this client" if job is not None else ""))
+            raise JobError(ErrorKind.NOT_FOUND, f"no job {job_id}" + (" of this client" if job is not None else ""))
         return job
 
     def for_retrieve(self, job_id: int, token: str) -> Job:
         """The job a RetrieveImage may scan for, or the JobError the spec names."""
         job = self.find(job_id)
         if not secrets.compare_digest(job.token, token or ""):
-            raise JobError("bad-token", "the JobToken does not belong to this job")
+            raise JobError(ErrorKind.BAD_TOKEN, "the JobToken does not belong to this job")
         if job.state in (JobState.CANCELED, JobState.TERMINATING):
-            raise JobError("cancelled", "the job was cancelled")
+            raise JobError(ErrorKind.CANCELLED, "the job was cancelled")
         if job.state.ended or job.all_images_done:
-            raise JobError("no-images", "the job has no more images")
+            raise JobError(ErrorKind.NO_IMAGES, "the job has no more images")
         if job.retrieving:
-            raise JobError("busy", "an image of this job is already being retrieved")
+            raise JobError(ErrorKind.BUSY, "an image of this job is already being retrieved")
         return job
 
     def _arm(self, job: Job) -> None:

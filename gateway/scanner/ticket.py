@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from gateway.model import (
-    CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, FinalParameters,
+    CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, ErrorKind, FinalParameters,
     InputSource, PixelWindow, Region, Requested, RequestedSide, ScanTicket, Size, SourceCapabilities,
     TicketRejected, Used, UsedSide,
 )
@@ -44,7 +44,7 @@ _COLOR_FALLBACK = {
 
 
 def _conflict(what: str) -> TicketRejected:
-    return TicketRejected("conflict", f"{what} cannot be honoured")
+    return TicketRejected(ErrorKind.CONFLICT, f"{what} cannot be honoured")
 
 
 def _choose(requested: Requested | None, default, allowed, what: str, nearest=None) -> Used:
@@ -130,9 +130,9 @@ def _region(req: RequestedSide, source: SourceCapabilities, input_size: Size,
     w, w_mh = value(r.width, limit_w - x)
     h, h_mh = value(r.height, limit_h - y)
     if min(x, y) < 0 or min(w, h) < 1:
-        raise TicketRejected("invalid", "ScanRegion values must be positive")
+        raise TicketRejected(ErrorKind.INVALID, "ScanRegion values must be positive")
     if x >= max_w or y >= max_h:
-        raise TicketRejected("invalid", "ScanRegion lies outside the scan area")
+        raise TicketRejected(ErrorKind.INVALID, "ScanRegion lies outside the scan area")
     cw, ch = min(w, max_w - x), min(h, max_h - y)
     region, cut = _fit_pixels(Region(x, y, cw, ch), res, _scan_area(source))
     clipped = (cw, ch) != (w, h) or cut
@@ -186,7 +186,7 @@ def _fit_pixels(region: Region, res: Size, area: tuple[float, float]) -> tuple[R
         wanted = max(1, pixels(length, dpi))
         fits = min(wanted, math.floor(extent * dpi / 1000 + 1e-9) - start)
         if fits < 1:
-            raise TicketRejected("invalid", "ScanRegion lies outside the scan area")
+            raise TicketRejected(ErrorKind.INVALID, "ScanRegion lies outside the scan area")
         return length if fits == pixels(length, dpi) else thou_for(fits, dpi)
     width = axis(region.x_offset, region.width, area[0], res.width)
     height = axis(region.y_offset, region.height, area[1], res.height)
@@ -271,11 +271,11 @@ def _fit_color_to_format(side: UsedSide, requested: Requested[str] | None, fmt: 
     if format_holds(fmt, side.color):
         return side
     if requested is not None and requested.must_honor:
-        raise TicketRejected("format", f"format {fmt} cannot hold {side.color.value}")
+        raise TicketRejected(ErrorKind.FORMAT, f"format {fmt} cannot hold {side.color.value}")
     for color in (side.color, *_COLOR_FALLBACK[side.color]):
         if color in source.colors and format_holds(fmt, color):
             return replace(side, color=color, color_override=True, color_default=False)
-    raise TicketRejected("format", f"format {fmt} cannot hold any colour mode of this source")
+    raise TicketRejected(ErrorKind.FORMAT, f"format {fmt} cannot hold any colour mode of this source")
 
 
 def negotiate(ticket: ScanTicket, caps: Capabilities,
@@ -284,7 +284,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
     p: DocumentParameters = ticket.parameters
 
     if p.format is not None and p.format.value not in caps.formats:
-        raise TicketRejected("format", f"format {p.format.value!r} is not supported")
+        raise TicketRejected(ErrorKind.FORMAT, f"format {p.format.value!r} is not supported")
     fmt = _choose(p.format, default_format(caps), caps.formats, "Format")
 
     source = _choose(p.input_source, default_source(caps), [s.value for s in caps.sources()], "InputSource")
@@ -297,7 +297,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
     else:
         q = p.compression_quality
         if not 0 <= q.value <= 100:
-            raise TicketRejected("invalid", "CompressionQualityFactor must lie in 0..100")
+            raise TicketRejected(ErrorKind.INVALID, "CompressionQualityFactor must lie in 0..100")
         if lossless and q.value != 100:
             if q.must_honor:
                 raise _conflict(f"CompressionQualityFactor {q.value} with lossless {fmt.value}")
@@ -310,7 +310,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
     else:
         n = p.images_to_transfer
         if n.value < 0:
-            raise TicketRejected("invalid", "ImagesToTransfer must not be negative")
+            raise TicketRejected(ErrorKind.INVALID, "ImagesToTransfer must not be negative")
         if source.value is InputSource.PLATEN and n.value > 1:
             if n.must_honor:
                 raise _conflict("ImagesToTransfer above 1 from the platen")
@@ -325,7 +325,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
     if p.input_size is not None:
         s = p.input_size.value
         if s.width < 1 or s.height < 1:
-            raise TicketRejected("invalid", "InputMediaSize must be positive")
+            raise TicketRejected(ErrorKind.INVALID, "InputMediaSize must be positive")
         if p.input_size.must_honor and (s.width > src_caps.max_size.width or s.height > src_caps.max_size.height):
             raise _conflict("InputMediaSize")
         input_size = Size(min(s.width, src_caps.max_size.width), min(s.height, src_caps.max_size.height))
@@ -361,7 +361,7 @@ def _exposure(req: Requested[int] | None, supported: bool, auto: Requested[bool]
     if req is None:
         return Used(0, used_default=True)
     if not -1000 <= req.value <= 1000:
-        raise TicketRejected("invalid", "Brightness and Contrast must lie in -1000..1000")
+        raise TicketRejected(ErrorKind.INVALID, "Brightness and Contrast must lie in -1000..1000")
     if supported or req.value == 0:
         return Used(req.value)
     if req.must_honor or (auto is not None and auto.must_honor):
@@ -373,7 +373,7 @@ def _fixed(req: Requested[int] | None, only: int, what: str, range_=None, allowe
     if req is None:
         return Used(only, used_default=True)
     if range_ and not range_[0] <= req.value <= range_[1] or allowed and req.value not in allowed:
-        raise TicketRejected("invalid", f"{what} {req.value} is out of range")
+        raise TicketRejected(ErrorKind.INVALID, f"{what} {req.value} is out of range")
     if req.value == only:
         return Used(only)
     if req.must_honor:
@@ -438,7 +438,7 @@ def settle(final: FinalParameters, ticket: ScanTicket, window: PixelWindow, plac
     if delivered == window:
         return Settled(final, Size(window.width, window.height), placement.crop)
     if delivered.width < 1 or delivered.height < 1:
-        raise TicketRejected("device", "the scanner cannot scan this region")
+        raise TicketRejected(ErrorKind.DEVICE, "the scanner cannot scan this region")
     if region_insisted(ticket):
         raise _conflict("ScanRegion (the scanner's own area is smaller)")
     r = side.region

@@ -19,39 +19,19 @@ from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
 from gateway.wsd import scan_messages as msg
 from gateway.wsd.eventing import EventSource
+from gateway.wsd.faults import fault_for
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans
 from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, clip, invalid_args, parse_envelope,
-    receiver_fault, sender_fault, serialize,
+    receiver_fault, serialize,
 )
 
 log = Logger()
 
 SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
-
-FAULTS = {
-    "conflict": (ns.WSCN, "ClientErrorConflictingRequiredParameters", "Sender"),
-    # The schema's fault list names it so (format.md's "ClientErrorDocumentFormatNotSupported" is not in it);
-    # the Windows driver falls back to another format on it.
-    "format": (ns.WSCN, "ClientErrorFormatNotSupported", "Sender"),
-    "invalid": (ns.WSCN, "InvalidArgs", "Sender"),
-    "no-images": (ns.WSCN, "ClientErrorNoImagesAvailable", "Sender"),
-    "busy": (ns.WSCN, "ServerErrorNotAcceptingJobs", "Receiver"),
-    "not-found": (ns.WSCN, "ClientErrorJobIdNotFound", "Sender"),
-    "bad-token": (ns.WSCN, "ClientErrorInvalidJobToken", "Sender"),
-    "cancelled": (ns.WSCN, "ClientErrorJobCancelled", "Sender"),
-    "device": (ns.WSCN, "OperationFailed", "Receiver"),
-}
-
-
-def fault_for(error: ServiceError) -> SoapFault:
-    namespace, name, code = FAULTS.get(error.kind, FAULTS["device"])
-    make = sender_fault if code == "Sender" else receiver_fault
-    return make(namespace, name, error.reason)
-
 
 class ScanDevice(Protocol):
     """What the scan service needs of a scanner (``scanner.device.Scanner`` is one)."""

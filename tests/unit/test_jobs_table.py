@@ -3,7 +3,7 @@
 import pytest
 from twisted.internet.task import Clock
 
-from gateway.model import ImageInfo, ImageInformation, JobError, JobState, ScanTicket
+from gateway.model import ErrorKind, ImageInfo, ImageInformation, JobError, JobState, ScanTicket
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT, JobTable
 from gateway.scanner.ticket import negotiate
 from tests.unit.test_ticket import CAPS
@@ -39,7 +39,7 @@ def test_only_one_active_job_per_scanner():
     jobs.create(ScanTicket(), FINAL, INFO)
     with pytest.raises(JobError) as e:
         jobs.create(ScanTicket(), FINAL, INFO)
-    assert e.value.kind == "busy"
+    assert e.value.kind is ErrorKind.BUSY
 
 
 def test_tokens_are_long_and_unguessable():
@@ -55,7 +55,7 @@ def test_a_wrong_token_is_refused():
     job = jobs.create(ScanTicket(), FINAL, INFO)
     with pytest.raises(JobError) as e:
         jobs.for_retrieve(job.id, "guess")
-    assert e.value.kind == "bad-token"
+    assert e.value.kind is ErrorKind.BAD_TOKEN
 
 
 def test_ids_wrap_without_reaching_zero():
@@ -93,4 +93,4 @@ def test_a_job_is_found_for_its_owner_and_for_whoever_is_not_asked_about():
     assert jobs.find(job.id) is job
     with pytest.raises(JobError) as e:
         jobs.find(job.id, owner="192.168.1.41")
-    assert e.value.kind == "not-found"
+    assert e.value.kind is ErrorKind.NOT_FOUND

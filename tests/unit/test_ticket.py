@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from gateway.model import (
-    Capabilities, ColorMode, DocumentParameters, InputSource, PixelWindow, Requested, RequestedRegion,
+    Capabilities, ColorMode, DocumentParameters, ErrorKind, InputSource, PixelWindow, Requested, RequestedRegion,
     RequestedSide, ScanTicket, Size, SourceCapabilities, TicketRejected,
 )
 from gateway.scanner.capabilities import DeviceProfile, SourceProfile, Range
@@ -44,7 +44,7 @@ def test_nearest_resolution_replaces_an_unsupported_one():
 def test_must_honor_resolution_that_cannot_be_met_is_a_conflict():
     with pytest.raises(TicketRejected) as e:
         negotiate(params(front=front(resolution=Requested(Size(250, 250), must_honor=True))), CAPS)
-    assert e.value.kind == "conflict"
+    assert e.value.kind is ErrorKind.CONFLICT
 
 
 def test_missing_colour_falls_back_to_the_nearest_one():
@@ -55,7 +55,7 @@ def test_missing_colour_falls_back_to_the_nearest_one():
 def test_unknown_format_is_rejected_even_without_must_honor():
     with pytest.raises(TicketRejected) as e:
         negotiate(params(format=Requested("xps")), CAPS)
-    assert e.value.kind == "format"
+    assert e.value.kind is ErrorKind.FORMAT
 
 
 def test_region_default_is_the_input_media_size():
@@ -213,7 +213,7 @@ def test_a_must_honor_region_into_the_last_partial_pixel_is_a_conflict():
     beyond = RequestedRegion(Requested(8000), Requested(0), Requested(503, must_honor=True), Requested(1000))
     with pytest.raises(TicketRejected) as e:
         negotiate(params(front=front(region=beyond)), narrow_platen(8503))
-    assert e.value.kind == "conflict"
+    assert e.value.kind is ErrorKind.CONFLICT
 
 
 def test_a_platen_of_216_mm_gives_its_whole_advertised_width_at_300_dpi():
