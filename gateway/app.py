@@ -18,6 +18,7 @@ from twisted.web import server
 
 from gateway import __version__, image_path
 from gateway.config import Settings
+from gateway.model import words
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
 from gateway.scanner.buttons import ButtonWatcher, read_sensors
 from gateway.scanner.device import Scanner
@@ -188,8 +189,8 @@ class Gateway:
             if job.state.ended:
                 events.notify(ns.scan_action("JobEndStateEvent"), lambda: msg.job_end_state_event(snapshot))
         if job.state.ended:
-            log.info("job {job} on {scanner} ended: {state} {reasons}, {n} image(s)", job=job.id,
-                     scanner=scanner.name, state=job.state.value, reasons=",".join(job.reasons),
+            log.info("job {job} on {scanner} ended: {state} ({reasons}), {n} image(s)", job=job.id,
+                     scanner=scanner.name, state=job.state.value, reasons=words(job.reasons),
                      n=job.scans_completed)
 
     def _status_changed(self, scanner: Scanner) -> None:
@@ -201,7 +202,7 @@ class Gateway:
         self.last_status[scanner.uuid] = new
         if (old.state, old.reasons) != (new.state, new.reasons):
             log.info("{scanner} is {state} ({reasons})", scanner=scanner.name, state=new.state.value,
-                     reasons=", ".join(new.reasons))
+                     reasons=words(new.reasons))
         for name, body in msg.status_change_events(old, new):
             events.notify(ns.scan_action(name), body)
 

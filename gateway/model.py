@@ -38,6 +38,9 @@ class ColorMode(str, enum.Enum):
 
 
 class JobState(str, enum.Enum):
+    """Where a job is in its life (``scanner/jobs.py`` has the machine). The values are the model's own
+    words; each front end maps them to its protocol's (``wsd/vocabulary.py``)."""
+
     PENDING = "Pending"
     STARTED = "Started"
     PROCESSING = "Processing"
@@ -57,64 +60,73 @@ class ScannerState(str, enum.Enum):
     STOPPED = "Stopped"
 
 
-class JobStateReason(enum.StrEnum):
-    """Why a job is in its state. The values are WS-Scan's keywords, spelt as its schema spells them
-    (one r in "Transfering"); the scanner core picks them by meaning."""
+class JobStateReason(enum.Enum):
+    """Why a job is in its state, as the scanner core means it; front ends name them in their protocol."""
 
-    NONE = "None"
-    SCANNING = "JobScanning"
-    SCANNING_AND_TRANSFERRING = "JobScanningAndTransfering"
-    TRANSFERRING = "JobTransfering"
-    COMPLETED_SUCCESSFULLY = "JobCompletedSuccessfully"
-    COMPLETED_WITH_ERRORS = "JobCompletedWithErrors"
-    COMPLETED_WITH_WARNINGS = "JobCompletedWithWarnings"
-    CANCELED_AT_DEVICE = "JobCanceledAtDevice"
-    TIMED_OUT = "JobTimedOut"
-    SCANNER_STOPPED = "ScannerStopped"
-    COMPRESSION_ERROR = "CompressionError"
-    DOCUMENT_FORMAT_ERROR = "DocumentFormatError"
-    INVALID_SCAN_TICKET = "InvalidScanTicket"
-
-
-class ScannerStateReason(enum.StrEnum):
-    NONE = "None"
-    ATTENTION_REQUIRED = "AttentionRequired"
-    COVER_OPEN = "CoverOpen"
-    MEDIA_JAM = "MediaJam"
-    MULTIPLE_FEED_ERROR = "MultipleFeedError"
-    LAMP_ERROR = "LampError"
-    LAMP_WARMING = "LampWarming"
-    CALIBRATING = "Calibrating"
-    INTERLOCK_OPEN = "InterlockOpen"
-    INTERNAL_STORAGE_FULL = "InternalStorageFull"
-    PAUSED = "Paused"
+    NONE = "none"
+    SCANNING = "scanning"
+    """Being scanned; the bytes go out once the image is complete."""
+    SCANNING_AND_TRANSFERRING = "scanning and transferring"
+    """Being scanned, the bytes going out as they come."""
+    TRANSFERRING = "transferring"
+    COMPLETED_SUCCESSFULLY = "completed successfully"
+    COMPLETED_WITH_ERRORS = "completed with errors"
+    """It ended early: the transfer failed, the scanner reported an error, or the disk was full."""
+    COMPLETED_WITH_WARNINGS = "completed with warnings"
+    CANCELED_AT_DEVICE = "cancelled at the scanner"
+    TIMED_OUT = "timed out"
+    SCANNER_STOPPED = "scanner stopped"
+    SCANNER_REMOVED = "scanner removed"
+    """The scanner went away (unplugged) or stopped being served while the job ran."""
+    COMPRESSION_ERROR = "compression error"
+    DOCUMENT_FORMAT_ERROR = "document format error"
+    INVALID_SCAN_TICKET = "invalid scan ticket"
 
 
-class ConditionName(enum.StrEnum):
-    """What a DeviceCondition is about (a closed list: the schema allows no extension here)."""
-
-    CALIBRATING = "Calibrating"
-    COVER_OPEN = "CoverOpen"
-    INPUT_TRAY_EMPTY = "InputTrayEmpty"
-    INTERLOCK_OPEN = "InterlockOpen"
-    INTERNAL_STORAGE_FULL = "InternalStorageFull"
-    MEDIA_JAM = "MediaJam"
-    LAMP_ERROR = "LampError"
-    LAMP_WARNING = "LampWarning"
-    MULTIPLE_FEED_ERROR = "MultipleFeedError"
-
-
-class ConditionComponent(enum.StrEnum):
-    ADF = "ADF"
-    FILM = "Film"
-    MEDIA_PATH = "MediaPath"
-    PLATEN = "Platen"
+class ScannerStateReason(enum.Enum):
+    NONE = "none"
+    ATTENTION_REQUIRED = "attention required"
+    COVER_OPEN = "cover open"
+    MEDIA_JAM = "media jam"
+    MULTIPLE_FEED_ERROR = "multiple feed error"
+    LAMP_ERROR = "lamp error"
+    LAMP_WARMING = "lamp warming"
+    CALIBRATING = "calibrating"
+    INTERLOCK_OPEN = "interlock open"
+    INTERNAL_STORAGE_FULL = "internal storage full"
+    PAUSED = "paused"
 
 
-class ConditionSeverity(enum.StrEnum):
-    INFORMATIONAL = "Informational"
-    WARNING = "Warning"
-    CRITICAL = "Critical"
+class ConditionName(enum.Enum):
+    """What a device condition is about."""
+
+    CALIBRATING = "calibrating"
+    COVER_OPEN = "cover open"
+    INPUT_TRAY_EMPTY = "input tray empty"
+    INTERLOCK_OPEN = "interlock open"
+    INTERNAL_STORAGE_FULL = "internal storage full"
+    MEDIA_JAM = "media jam"
+    LAMP_ERROR = "lamp error"
+    LAMP_WARNING = "lamp warning"
+    MULTIPLE_FEED_ERROR = "multiple feed error"
+
+
+class ConditionComponent(enum.Enum):
+    ADF = "feeder"
+    FILM = "film"
+    MEDIA_PATH = "media path"
+    PLATEN = "platen"
+
+
+class ConditionSeverity(enum.Enum):
+    INFORMATIONAL = "informational"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+def words(values) -> str:
+    """Enum values as a comma-separated list, for logs and pages."""
+    return ", ".join(v.value for v in values)
 
 
 CONTENT_TYPES = ("Auto", "Text", "Photo", "Halftone", "Mixed")

@@ -10,6 +10,7 @@ from lxml.html import builder as E
 from twisted.web import resource
 
 from gateway import __version__
+from gateway.model import words
 
 REFRESH_SECONDS = 5
 
@@ -59,16 +60,16 @@ class StatusPage(resource.Resource):
         rows = [E.TR(E.TH(k), E.TD(v)) for k, v in (
             ("SANE device", scanner.info.name),
             ("Endpoint", f"urn:uuid:{scanner.uuid}"),
-            ("State", f"{status.state.value} ({', '.join(status.reasons)})"),
+            ("State", f"{status.state.value} ({words(status.reasons)})"),
             ("Sources", sources),
             ("Formats", ", ".join(caps.formats)),
             ("Subscribers", self.subscribers(scanner.uuid)),
         )]
-        conditions = [E.LI(f"{c.name} ({c.severity}, {c.component}) since {c.time:%H:%M:%S}")
+        conditions = [E.LI(f"{c.name.value} ({c.severity.value}, {c.component.value}) since {c.time:%H:%M:%S}")
                       for c in status.conditions]
         jobs = scanner.active_jobs() + scanner.job_history()
         job_rows = [E.TR(E.TD(str(j.id)), E.TD(j.ticket.description.name), E.TD(j.state.value),
-                         E.TD(", ".join(j.reasons)), E.TD(str(j.scans_completed)), E.TD(f"{j.created:%H:%M:%S}"))
+                         E.TD(words(j.reasons)), E.TD(str(j.scans_completed)), E.TD(f"{j.created:%H:%M:%S}"))
                     for j in jobs[:10]]
         return E.DIV(
             E.H2(scanner.name),

@@ -27,6 +27,7 @@ from gateway.model import (
 )
 from gateway.wsd import namespaces as ns
 from gateway.wsd.soap import invalid_args
+from gateway.wsd.vocabulary import keyword
 
 W = ns.WSCN
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
@@ -50,7 +51,7 @@ MAX_REQUESTED_NAMES = 64
 
 
 def _value(v) -> str:
-    return v.value if isinstance(v, enum.Enum) else str(v)
+    return keyword(v) if isinstance(v, enum.Enum) else str(v)
 
 
 def sub(parent: etree._Element, local: str, text=None, **attrs) -> etree._Element:
@@ -351,7 +352,7 @@ def _condition(parent: etree._Element, local: str, c: Condition, cleared: dateti
 def scanner_status(status: ScannerStatus) -> etree._Element:
     el = etree.Element(q("ScannerStatus"), nsmap={"wscn": W})
     sub(el, "ScannerCurrentTime", _time(status.time))
-    sub(el, "ScannerState", status.state.value)
+    sub(el, "ScannerState", status.state)
     sub_list(el, "ScannerStateReasons", "ScannerStateReason", status.reasons)
     active = sub(el, "ActiveConditions")
     for c in status.conditions:
@@ -514,7 +515,7 @@ def retrieve_image_response(content_id: str) -> etree._Element:
 def job_status(job: JobSnapshot) -> etree._Element:
     el = etree.Element(q("JobStatus"), nsmap={"wscn": W})
     sub(el, "JobId", job.id)
-    sub(el, "JobState", job.state.value)
+    sub(el, "JobState", job.state)
     sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
     sub(el, "ScansCompleted", job.scans_completed)
     sub(el, "JobCreatedTime", _time(job.created))
@@ -539,7 +540,7 @@ def _summary(parent: etree._Element, job: JobSnapshot) -> None:
     sub(el, "JobId", job.id)
     sub(el, "JobName", _limited(job.ticket.description.name))
     sub(el, "JobOriginatingUserName", _limited(job.ticket.description.user))
-    sub(el, "JobState", job.state.value)
+    sub(el, "JobState", job.state)
     sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
     sub(el, "ScansCompleted", job.scans_completed)
 
@@ -567,7 +568,7 @@ def _event(name: str) -> etree._Element:
 def status_summary_event(status: ScannerStatus) -> etree._Element:
     el = _event("ScannerStatusSummaryEvent")
     summary = sub(el, "StatusSummary")
-    sub(summary, "ScannerState", status.state.value)
+    sub(summary, "ScannerState", status.state)
     sub_list(summary, "ScannerStateReasons", "ScannerStateReason", status.reasons)
     return el
 
@@ -596,7 +597,7 @@ def job_end_state_event(job: JobSnapshot) -> etree._Element:
     el = _event("JobEndStateEvent")
     end = sub(el, "JobEndState")
     sub(end, "JobId", job.id)
-    sub(end, "JobCompletedState", job.state.value)
+    sub(end, "JobCompletedState", job.state)
     sub_list(end, "JobCompletedStateReasons", "JobStateReason", job.reasons)
     sub(end, "JobName", _limited(job.ticket.description.name))
     sub(end, "JobOriginatingUserName", _limited(job.ticket.description.user))

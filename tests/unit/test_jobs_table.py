@@ -3,7 +3,7 @@
 import pytest
 from twisted.internet.task import Clock
 
-from gateway.model import ErrorKind, ImageInfo, ImageInformation, JobError, JobState, ScanTicket
+from gateway.model import ErrorKind, ImageInfo, ImageInformation, JobError, JobState, JobStateReason, ScanTicket
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT, JobTable
 from gateway.scanner.ticket import negotiate
 from tests.unit.test_ticket import CAPS
@@ -21,7 +21,7 @@ def test_a_job_not_retrieved_within_60_seconds_is_aborted_as_timed_out():
     jobs = table(clock, timed_out)
     job = jobs.create(ScanTicket(), FINAL, INFO)
     clock.advance(RETRIEVE_TIMEOUT + 1)
-    assert job.state is JobState.ABORTED and job.reasons == ("JobTimedOut",)
+    assert job.state is JobState.ABORTED and job.reasons == (JobStateReason.TIMED_OUT,)
     assert timed_out == [job] and not jobs.busy()
 
 
@@ -45,7 +45,7 @@ def test_only_one_active_job_per_scanner():
 def test_tokens_are_long_and_unguessable():
     jobs = table()
     first = jobs.create(ScanTicket(), FINAL, INFO)
-    jobs.end(first, JobState.CANCELED, ("None",))
+    jobs.end(first, JobState.CANCELED, (JobStateReason.NONE,))
     second = jobs.create(ScanTicket(), FINAL, INFO)
     assert first.token != second.token and len(first.token) >= 20
 
@@ -62,7 +62,7 @@ def test_ids_wrap_without_reaching_zero():
     jobs = table()
     jobs._next_id = 2**31 - 1
     a = jobs.create(ScanTicket(), FINAL, INFO)
-    jobs.end(a, JobState.COMPLETED, ("None",))
+    jobs.end(a, JobState.COMPLETED, (JobStateReason.NONE,))
     b = jobs.create(ScanTicket(), FINAL, INFO)
     assert (a.id, b.id) == (2**31 - 1, 1)
 
@@ -72,7 +72,7 @@ def test_history_is_bounded_and_newest_first():
     ids = []
     for _ in range(5):
         job = jobs.create(ScanTicket(), FINAL, INFO)
-        jobs.end(job, JobState.COMPLETED, ("None",))
+        jobs.end(job, JobState.COMPLETED, (JobStateReason.NONE,))
         ids.append(job.id)
     assert [j.id for j in jobs.history] == ids[:-4:-1]
 

@@ -1,8 +1,6 @@
 """Scanner status from SANE errors, and the events that tell its changes."""
 
-from lxml import etree
-
-from gateway.model import ScannerState
+from gateway.model import ConditionName, ScannerState, ScannerStateReason
 from gateway.scanner.saneapi import Status
 from gateway.scanner.status import StatusTracker
 from gateway.wsd.scan_messages import status_change_events
@@ -14,8 +12,8 @@ def test_a_jam_stops_the_scanner_with_a_media_jam_condition():
     t = StatusTracker()
     t.sane_error(Status.JAMMED)
     s = t.current()
-    assert s.state is ScannerState.STOPPED and s.reasons == ("MediaJam",)
-    assert [c.name for c in s.conditions] == ["MediaJam"]
+    assert s.state is ScannerState.STOPPED and s.reasons == (ScannerStateReason.MEDIA_JAM,)
+    assert [c.name for c in s.conditions] == [ConditionName.MEDIA_JAM]
 
 
 def test_the_next_page_that_starts_clears_the_condition_into_history():
