@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gateway.imaging import RasterSpec, create_encoder
+from gateway.imaging import RasterSpec, create_document_encoder
 
 WIDTH, HEIGHT, DPI = 2480, 3508, 300
 STRIP_ROWS = 64
@@ -73,9 +73,10 @@ def gateway_encode(fmt: str, frame: bytes) -> tuple[float, int]:
         spec = RasterSpec(WIDTH, HEIGHT, WIDTH * 3, 3, 8, DPI, DPI)
     step = STRIP_ROWS * spec.bytes_per_line
     t0 = time.perf_counter()
-    enc = create_encoder(WSD_NAME.get(fmt, fmt), spec)
-    size = sum(len(enc.feed(frame[i:i + step])) for i in range(0, len(frame), step))
-    size += len(enc.finish())
+    doc = create_document_encoder(WSD_NAME.get(fmt, fmt))
+    size = len(doc.start_page(spec))
+    size += sum(len(doc.feed(frame[i:i + step])) for i in range(0, len(frame), step))
+    size += len(doc.end_page()) + len(doc.finish())
     return time.perf_counter() - t0, size
 
 

@@ -15,7 +15,7 @@ Frames, A4 at 300 and 600 dpi, colour and grey:
   a smooth photo block.
 
 Ours is fed in strips of 64 rows as the scanner delivers them, through
-create_encoder (Python wrapper included); Pillow gets the whole frame
+the document encoder (Python wrapper included); Pillow gets the whole frame
 (Image.frombytes outside the timing) and saves it with the same options.
 Each run times ours and Pillow's side by side (alternating which goes
 first, after one warm-up pair); figures are medians over
@@ -43,7 +43,7 @@ import PIL
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gateway.imaging import RasterSpec, create_encoder  # noqa: E402
+from gateway.imaging import RasterSpec, create_document_encoder  # noqa: E402
 
 CACHE = Path("/tmp/sane-wsd-gateway-bench")
 STRIP_ROWS = 64
@@ -133,11 +133,11 @@ def ours(fmt: str, image: Image.Image, dpi: int, raw: bytes) -> tuple[float, flo
     step = STRIP_ROWS * spec.bytes_per_line
     view = memoryview(raw)
     t0, c0 = time.perf_counter(), time.process_time()
-    enc = create_encoder(fmt, spec, quality=85)
-    size = 0
+    doc = create_document_encoder(fmt, quality=85)
+    size = len(doc.start_page(spec))
     for i in range(0, len(raw), step):
-        size += len(enc.feed(view[i:i + step]))
-    size += len(enc.finish())
+        size += len(doc.feed(view[i:i + step]))
+    size += len(doc.end_page()) + len(doc.finish())
     return time.perf_counter() - t0, time.process_time() - c0, size
 
 

@@ -16,7 +16,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.web import server
 
-from gateway import __version__, image_path
+from gateway import __version__, frames_to_files
 from gateway.config import Settings
 from gateway.model import words
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
@@ -101,9 +101,8 @@ class Gateway:
         info = served.info
         name = self.settings.friendly(info.name, info.vendor, info.model)
         scanner = Scanner(
-            self.reactor, self.library, info, uuid=served.uuid, name=name, formats=image_path.formats(),
-            open_document=image_path.open_document, content_type=image_path.content_type,
-            bytes_per_line=image_path.bytes_per_line, format_holds=image_path.format_holds,
+            self.reactor, self.library, info, uuid=served.uuid, name=name, formats=frames_to_files.format_table(),
+            open_document=frames_to_files.open_document,
             on_job_change=self._job_changed, on_status_change=self._status_changed,
             device_timeout=self.settings.device_timeout,
             streams_images=self.settings.image_transfer == "chunked",

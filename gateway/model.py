@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -265,6 +265,44 @@ class ImageInfo:
 class ImageInformation:
     front: ImageInfo
     back: ImageInfo | None = None
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """A file format as the scanner core needs to know it (the imaging table, handed over by ``app.py``)."""
+
+    name: str
+    content_type: str
+    lossless: bool
+    multi_page: bool
+    """One file holds every image of a job."""
+    colors: frozenset[ColorMode]
+    """The colour modes a file of this format can hold."""
+    row_bytes: Callable[[int, ColorMode], int] = field(compare=False, repr=False)
+    """(pixels per line, colour) -> BytesPerLine: the size of a stored row, 0 when rows are coded."""
+
+    def holds(self, color: ColorMode) -> bool:
+        return color in self.colors
+
+
+@dataclass(frozen=True)
+class FormatTable:
+    """The formats the scanner may write, in order of preference (the first is the default)."""
+
+    formats: tuple[ImageFormat, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.formats)
+
+    def get(self, name: str) -> ImageFormat | None:
+        return next((f for f in self.formats if f.name == name), None)
+
+    def __getitem__(self, name: str) -> ImageFormat:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
 
 
 @dataclass(frozen=True)

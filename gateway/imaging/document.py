@@ -1,10 +1,15 @@
 """Documents of one or more pages: multi-page TIFF, PDF/A-1b, and the single-page formats.
 
-A DocumentEncoder is made once per scan job; each scanned image is a page
+The one document layer: every file the gateway sends is written here, from
+pages coded by ``page.PageEncoder``.  A DocumentEncoder is made once per
+RetrieveImage (a multi-page format: once per job); each scanned image is a page
 (start_page, feed, end_page, and pages may differ in size and layout, e.g.
 duplex), and finish_chunks() ends the document.  Every call returns the
 file bytes that are ready, as early as the container allows:
 
+* png, jfif, exif, dib and tiff-single-* hold one page.  Of known height
+  (and not G4) its header leaves at start_page and its pixels as they are
+  fed; otherwise the page is spooled and its header placed when it ends.
 * tiff-multi-uncompressed pages of known height stream completely.  Each
   page's directory (IFD) follows its pixel data and is held back (a few
   hundred bytes) until the next page starts, which fixes its pointer to
@@ -29,42 +34,42 @@ rest.
 from __future__ import annotations
 
 import datetime
-import itertools
 import os
-import tempfile
 import uuid
 import zlib
 from collections import deque
+from functools import partial
 from typing import Iterator
 
-from . import _encoder, headers, pdfa
-from .formats import (_CONTAINERS, _FORMATS, JPEG_MAX_DIMENSION, PNG_ZLIB_LEVEL, Encoder, EncoderError,
-                      RasterSpec, RowWindow, can_encode, check_quality, supported_formats)
+from . import headers, pdfa
+from ._encoder import EncoderError
+from .formats import FileFormat, format_info
+from .page import JPEG_MAX_DIMENSION, PageEncoder
+from .raster import RasterSpec
 
 DRAIN_STEP = 1 << 20
 PDF_LEAF_PAGES = 4000  # kids per page tree node, under PDF/A-1's limit of 8191 array elements
 
-def is_multi_page(fmt: str) -> bool:
-    """Whether one file of this format holds all the pages of a job."""
-    return fmt in _CONTAINERS
+
+def check_quality(quality: int) -> None:
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1..100, not {quality}")
 
 
 def create_document_encoder(fmt: str, quality: int = 85) -> DocumentEncoder:
-    """A document encoder for any supported format.
+    """A document encoder for any format of the table (``formats.py``).
 
     Single-page formats give documents that take exactly one page.
     EncoderError for an unknown format, ValueError for quality outside
     1..100 (quality affects JPEG, including the images of pdf-a).
     """
-    if fmt not in supported_formats():
-        raise EncoderError(f"format {fmt!r} is not supported; choose from "
-                           + ", ".join(supported_formats()))
+    info = format_info(fmt)
     check_quality(quality)
     if fmt == "pdf-a":
-        return _PdfDocument(fmt, quality)
-    if fmt.startswith("tiff-multi-"):
-        return _TiffDocument(fmt, quality)
-    return _SingleImageDocument(fmt, quality)
+        return _PdfDocument(info, quality)
+    if info.multi_page:
+        return _TiffDocument(info, quality)
+    return _SingleImageDocument(info, quality)
 
 
 # ------------------------------------------------------------------- output
@@ -141,114 +146,6 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[done:], offset + done
 
 
-def _spool_file():
-    return tempfile.TemporaryFile(prefix="gateway-page-")
-
-
-# --------------------------------------------------------------- page data
-
-class _PageData:
-    """The encoded pixels of one page inside a container, from one codec.
-
-    Streams from feed() when the height is known and spool is false;
-    otherwise the data goes to a temporary file that end() completes and
-    take_file() hands over.
-    """
-
-    def __init__(self, kind: str, spec: RasterSpec, quality: int, spool: bool,
-                 max_rows: int) -> None:
-        self.kind, self.spec, self.max_rows = kind, spec, max_rows
-        self.spooled = spool or spec.height is None
-        self.rows = spec.height
-        self.size = 0  # spooled bytes
-        self._quality = quality
-        self._codec = self._file = None
-        self._window = RowWindow(spec)
-        if kind == "jpeg" and spec.width > JPEG_MAX_DIMENSION:
-            raise EncoderError(f"JPEG is limited to {JPEG_MAX_DIMENSION} pixels per line")
-        if spec.height is not None and spec.height > max_rows:
-            raise EncoderError(f"a page of {spec.height} rows is too large (at most {max_rows})")
-        if self.spooled:
-            self._file = _spool_file()
-        if not (kind == "jpeg" and spec.height is None):  # else raw rows are spooled
-            self._codec = self._new_codec(-1 if spec.height is None else spec.height)
-
-    def _new_codec(self, height: int):
-        s = self.spec
-        return _encoder.Codec(self.kind, s.width, height, s.bytes_per_line, s.channels, s.depth,
-                              dpi_x=min(s.dpi_x, 0xFFFF), dpi_y=min(s.dpi_y, 0xFFFF),
-                              quality=self._quality, level=PNG_ZLIB_LEVEL, x_offset=s.x_offset)
-
-    def feed(self, data) -> bytes:
-        data = self._window.take(data)
-        if self._codec is None:
-            self.size += memoryview(data).nbytes
-            self._check_rows(self.size // self.spec.bytes_per_line)
-            self._file.write(data)
-            return b""
-        out = self._codec.feed(data)
-        if self._file is None:
-            return out
-        self._check_rows(self._codec.rows)
-        self._file.write(out)
-        self.size += len(out)
-        return b""
-
-    def _check_rows(self, rows: int) -> None:
-        if rows > self.max_rows:
-            raise EncoderError(f"page too large: more than {self.max_rows} rows")
-
-    def end(self) -> bytes:
-        """Checks that the page is complete; the last streamed bytes (b"" when spooled)."""
-        if self._codec is None:
-            self._compress_spooled_rows()
-            return b""
-        tail = self._codec.finish()
-        self.rows = self._codec.rows
-        self._codec = None
-        if self._file is None:
-            return tail
-        self._file.write(tail)
-        self.size += len(tail)
-        return b""
-
-    def _compress_spooled_rows(self) -> None:
-        bpl = self.spec.bytes_per_line
-        rows, rest = divmod(self.size, bpl)
-        if rest:
-            raise EncoderError(f"last row incomplete: {rest} of {bpl} bytes")
-        if not rows:
-            raise EncoderError("no rows were fed")
-        raw, self._file = self._file, _spool_file()
-        try:
-            codec = self._new_codec(rows)
-            raw.seek(0)
-            self.size = 0
-            step = max(1, DRAIN_STEP // bpl) * bpl
-            while block := raw.read(step):
-                out = codec.feed(block)
-                self._file.write(out)
-                self.size += len(out)
-            out = codec.finish()
-            self._file.write(out)
-            self.size += len(out)
-            self.rows = rows
-        finally:
-            raw.close()
-
-    def take_file(self):
-        file, self._file = self._file, None
-        return file
-
-    def close(self) -> None:
-        codec, file = self._codec, self._file
-        self._codec = self._file = None
-        if codec is not None:
-            codec.close()
-        if file is not None:
-            file.close()
-
-
 # ---------------------------------------------------------------- documents
 
 class DocumentEncoder:
@@ -260,23 +157,24 @@ class DocumentEncoder:
     frees everything, including temporary files.
     """
 
-    content_type: str
     max_pages: int | None = None
 
-    def __init__(self, fmt: str, quality: int) -> None:
-        self.format = fmt
+    def __init__(self, info: FileFormat, quality: int) -> None:
+        self.info = info
+        self.format = info.name
+        self.content_type = info.content_type
         self.quality = quality
         self.pages = 0
         self._state = "between pages"
         self._out = _Output()
-        self._page: _PageData | None = None
+        self._page: PageEncoder | None = None
 
     # public API
 
     def start_page(self, spec: RasterSpec) -> bytes:
         """Begins a page; returns the bytes ready (maybe b"")."""
         self._expect("between pages")
-        if not can_encode(self.format, spec.channels, spec.depth):
+        if not self.info.holds(spec.channels, spec.depth):
             self.close()
             raise EncoderError(f"{self.format} cannot hold {spec.channels} channel(s) of "
                                f"{spec.depth} bit(s)")
@@ -319,7 +217,6 @@ class DocumentEncoder:
             page.close()
         if out is not None:
             out.close()
-        self._close_extra()
         if getattr(self, "_state", None) != "finished":
             self._state = "closed"
 
@@ -350,7 +247,6 @@ class DocumentEncoder:
     def _drain(self, chunk_size: int) -> Iterator[bytes]:
         try:
             yield from self._out.chunks(chunk_size)
-            yield from self._rest(chunk_size)
             self._state = "finished"
         finally:
             self.close()
@@ -358,16 +254,10 @@ class DocumentEncoder:
     def _feed(self, data) -> None:
         self._out.write(self._page.feed(data))
 
-    def _rest(self, chunk_size: int) -> Iterator[bytes]:
-        return iter(())
-
-    def _close_extra(self) -> None:
-        pass
-
-    def _new_page(self, kind: str, spec: RasterSpec, spool: bool, max_rows: int) -> _PageData:
+    def _new_page(self, kind: str, spec: RasterSpec, spool: bool, max_rows: int, app1=None) -> PageEncoder:
         if self._page is not None:
             self._page.close()
-        self._page = _PageData(kind, spec, self.quality, spool, max_rows)
+        self._page = PageEncoder(kind, spec, self.quality, spool, max_rows, app1)
         return self._page
 
     def _close_page(self) -> None:
@@ -376,50 +266,67 @@ class DocumentEncoder:
 
 
 class _SingleImageDocument(DocumentEncoder):
-    """png, jfif, exif, dib, tiff-single-*: one page, through the single-page Encoder."""
+    """png, jfif, exif, dib, tiff-single-*: one page, its header in front of its pixels.
+
+    The header states the height (and a G4 strip's size): with both known
+    before the page ends it leaves at once and the pixels stream after it;
+    otherwise the page is spooled and the header placed when it ends.
+    """
 
     max_pages = 1
 
-    def __init__(self, fmt: str, quality: int) -> None:
-        super().__init__(fmt, quality)
-        self.content_type = _FORMATS[fmt].content_type
-        self._enc: Encoder | None = None
-        self._later = None
-
     def _start(self, spec: RasterSpec) -> None:
-        self._enc = Encoder(self.format, spec, self.quality)
+        kind = self.info.codec
+        if kind == "jpeg" and max(spec.dpi_x, spec.dpi_y) > 0xFFFF:
+            raise EncoderError("JPEG density is limited to 65535 dpi")
+        app1 = partial(headers.exif_app1, spec.width, channels=spec.channels, dpi_x=spec.dpi_x,
+                       dpi_y=spec.dpi_y) if self.format == "exif" else None
+        # A G4 strip's size precedes it in the file: it is known only once the page is coded.
+        page = self._new_page(kind, spec, spool=kind == "g4", max_rows=self._max_rows(spec), app1=app1)
         self.pages += 1
-        self._out.write(self._enc.feed(b""))
+        if not page.spooled:
+            self._out.write(self._header(spec, spec.height, 0))
 
-    def _feed(self, data) -> None:
-        self._out.write(self._enc.feed(data))
+    def _max_rows(self, spec: RasterSpec) -> int:
+        row_bytes = self.info.bytes_per_line(spec.width, spec.channels, spec.depth)
+        return {"jpeg": JPEG_MAX_DIMENSION, "dib": headers.bmp_max_rows(spec.channels, spec.depth, row_bytes or 1),
+                "raw": headers.tiff_max_rows(row_bytes or 1)}.get(self.info.codec, headers.INT32_MAX)
+
+    def _header(self, spec: RasterSpec, rows: int, coded_size: int) -> bytes:
+        kind, s = self.info.codec, spec
+        row_bytes = self.info.bytes_per_line(s.width, s.channels, s.depth)
+        if kind == "png":
+            return headers.png_header(s.width, rows, s.channels, s.depth, s.dpi_x, s.dpi_y)
+        if kind == "dib":
+            return headers.bmp_header(s.width, rows, s.channels, s.depth, s.dpi_x, s.dpi_y, row_bytes)
+        if kind == "raw":
+            return headers.tiff_header(s.width, rows, s.channels, s.depth, s.dpi_x, s.dpi_y, row_bytes * rows)
+        if kind == "g4":
+            if coded_size > headers.TIFF_MAX_STRIP:
+                raise EncoderError("G4 data too large for a TIFF file")
+            return headers.tiff_header(s.width, rows, 1, 1, s.dpi_x, s.dpi_y, coded_size, headers.TIFF_G4)
+        return b""  # JPEG: the codec writes the whole file
 
     def _end(self) -> None:
-        now, self._later = self._enc._complete()
-        self._out.write(now)
+        page = self._page
+        tail = page.end()
+        if page.spooled:
+            self._out.write(self._header(page.spec, page.rows, page.size))
+            self._out.write_file(page.take_file(), page.size)
+        else:
+            self._out.write(tail)
+        self._close_page()
 
     def _finish(self) -> None:
         pass
-
-    def _rest(self, chunk_size: int) -> Iterator[bytes]:
-        if self._later is not None:
-            yield from self._later(chunk_size)
-
-    def _close_extra(self) -> None:
-        enc = getattr(self, "_enc", None)
-        self._enc = self._later = None
-        if enc is not None:
-            enc.close()
 
 
 class _TiffDocument(DocumentEncoder):
     """tiff-multi-*: header, then per page its strip followed by its directory."""
 
-    content_type = "image/tiff"
-
-    def __init__(self, fmt: str, quality: int) -> None:
-        super().__init__(fmt, quality)
-        self._kind = "g4" if fmt.endswith("-g4") else "raw"
+    def __init__(self, info: FileFormat, quality: int) -> None:
+        super().__init__(info, quality)
+        self._kind = info.codec
         self._compression = headers.TIFF_G4 if self._kind == "g4" else headers.TIFF_UNCOMPRESSED
         self._held: tuple[list, int] | None = None  # last page's directory and its offset
         self._data_at = self._ifd_at = 0
@@ -477,11 +384,10 @@ class _TiffDocument(DocumentEncoder):
 class _PdfDocument(DocumentEncoder):
     """pdf-a: PDF/A-1b, one image per page, JPEG for grey and colour, CCITT G4 for lineart."""
 
-    content_type = "application/pdf"
     CATALOG, PAGE_TREE = 1, 2
 
-    def __init__(self, fmt: str, quality: int) -> None:
-        super().__init__(fmt, quality)
+    def __init__(self, info: FileFormat, quality: int) -> None:
+        super().__init__(info, quality)
         self._last = self.PAGE_TREE  # highest object number handed out
         self._offsets: dict[int, int] = {}
         self._leaves: list[tuple[int, list[int]]] = []  # page tree nodes under the root
@@ -588,44 +494,6 @@ class _PdfDocument(DocumentEncoder):
                      b"startxref\n%d\n%%%%EOF\n"
                      % (size, self.CATALOG, info, ident, ident, xref_at))
         self._out.write(b"".join(table))
-
-
-class OnePageDocument:
-    """A multi-page format's file of a single page, with the methods of Encoder.
-
-    What create_encoder gives for tiff-multi-* and pdf-a.
-    """
-
-    def __init__(self, fmt: str, spec: RasterSpec, quality: int) -> None:
-        info = _CONTAINERS[fmt]
-        self.format, self.spec = fmt, spec
-        self.content_type, self.compressed = info.content_type, info.compressed
-        self.output_bytes_per_line = 0 if info.compressed else spec.packed_bytes_per_line
-        self._doc = create_document_encoder(fmt, quality)
-        self._head = self._doc.start_page(spec)
-
-    def feed(self, data) -> bytes:
-        out = self._doc.feed(data)
-        if self._head:
-            out, self._head = self._head + out, b""
-        return out
-
-    def finish(self) -> bytes:
-        return b"".join(self.finish_chunks())
-
-    def finish_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        last = self._head + self._doc.end_page()
-        self._head = b""
-        return itertools.chain((last,), self._doc.finish_chunks(chunk_size))
-
-    def close(self) -> None:
-        self._doc.close()
-
-    def __enter__(self) -> OnePageDocument:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _refs(numbers) -> bytes:

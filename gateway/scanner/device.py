@@ -15,8 +15,8 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from gateway.model import (
-    Capabilities, ErrorKind, FinalParameters, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    ColorMode, JobState, JobStateReason, PixelWindow, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide,
+    Capabilities, ErrorKind, FinalParameters, FormatTable, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
+    JobState, JobStateReason, PixelWindow, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, read_capabilities
@@ -36,7 +36,7 @@ WATCH_INTERVAL = 1.0
 
 
 class DocumentSink(Protocol):
-    """One file that pages are encoded into, written to a pipe (``image_path.DocumentSink`` is one)."""
+    """One file that pages are encoded into, written to a pipe (``frames_to_files.DocumentWriter`` is one)."""
 
     multi_page: bool
 
@@ -67,10 +67,8 @@ def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int
 
 
 class Scanner:
-    def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: tuple[str, ...],
-                 open_document: DocumentOpener, content_type: Callable[[str], str],
-                 bytes_per_line: Callable[[str, int, UsedSide], int],
-                 format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True,
+    def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: FormatTable,
+                 open_document: DocumentOpener,
                  on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
                  on_status_change: Callable[["Scanner"], None] = lambda s: None,
                  streams_images: bool = True,
@@ -81,9 +79,6 @@ class Scanner:
         self.name = name
         self.formats = formats
         self._open_document = open_document
-        self._content_type = content_type
-        self._bytes_per_line = bytes_per_line
-        self._format_holds = format_holds
         self._on_job_change = on_job_change
         # Whether a page's bytes reach the client while it is scanned (else the front end spools them).
         self._scanning_reason = (JobStateReason.SCANNING_AND_TRANSFERRING if streams_images
@@ -106,7 +101,7 @@ class Scanner:
     def load(self):
         """Read the capabilities from the device's real options."""
         caps, profile = yield self.session.run(
-            self.session.probe, lambda dev: read_capabilities(dev, self.name, self.formats))
+            self.session.probe, lambda dev: read_capabilities(dev, self.name, self.formats.names))
         self.capabilities, self.profile = caps, profile
         return caps
 
@@ -122,16 +117,16 @@ class Scanner:
 
     @property
     def default_parameters(self) -> FinalParameters:
-        return default_parameters(self.capabilities)
+        return default_parameters(self.capabilities, self.formats)
 
     def _image_information(self, final: FinalParameters, size: Size | None = None) -> ImageInformation:
         def bpl(ppl: int, side: UsedSide) -> int:
-            return self._bytes_per_line(final.format.value, ppl, side)
+            return self.formats[final.format.value].row_bytes(ppl, side.color)
         back = predicted_info(final.back, bpl, size) if final.back else None
         return ImageInformation(predicted_info(final.front, bpl, size), back)
 
     def negotiate(self, ticket: ScanTicket) -> FinalParameters:
-        return negotiate(ticket, self.capabilities, self._format_holds)
+        return negotiate(ticket, self.capabilities, self.formats)
 
     def validate(self, ticket: ScanTicket) -> tuple[FinalParameters, ImageInformation]:
         """ValidateScanTicket: no device access, so it never disturbs a running job."""
@@ -203,7 +198,7 @@ class Scanner:
         self.status.busy(True)
         pipe = ThreadPipe(self.reactor)
         started: defer.Deferred = defer.Deferred()
-        transfer = ImageTransfer(self._content_type(job.final.format.value), pipe, job)
+        transfer = ImageTransfer(self.formats[job.final.format.value].content_type, pipe, job)
         self._transfer = transfer
         self._starting = started
         session = self.session

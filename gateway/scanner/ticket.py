@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from gateway.model import (
-    CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, ErrorKind, FinalParameters,
+    CONTENT_TYPES, Capabilities, ColorMode, DocumentParameters, ErrorKind, FinalParameters, FormatTable, ImageFormat,
     InputSource, PixelWindow, Region, Requested, RequestedSide, ScanTicket, Size, SourceCapabilities,
     TicketRejected, Used, UsedSide,
 )
 from gateway.scanner.capabilities import MM_PER_INCH, DeviceProfile, Range, SourceProfile
 from gateway.scanner.saneapi import UNIT_PIXEL
 
-LOSSLESS_FORMATS = ("png", "dib", "tiff-single-uncompressed", "tiff-multi-uncompressed",
-                    "tiff-single-g4", "tiff-multi-g4")
 DEFAULT_QUALITY = 85
 DEFAULT_RESOLUTION = 300
-FORMAT_PREFERENCE = ("png", "jfif", "exif", "dib")
 
 # Colour fallbacks, nearest first, for a mode a source lacks.
 _COLOR_FALLBACK = {
@@ -74,7 +71,8 @@ def default_color(source: SourceCapabilities) -> ColorMode:
 
 
 def default_format(caps: Capabilities) -> str:
-    return next((f for f in FORMAT_PREFERENCE if f in caps.formats), caps.formats[0])
+    """The scanner's formats come in the format table's order of preference."""
+    return caps.formats[0]
 
 
 def _side(req: RequestedSide | None, source: SourceCapabilities, input_size: Size) -> UsedSide:
@@ -265,22 +263,24 @@ def place(window: PixelWindow, res: Size, unit: int, values: dict[str, Any], pix
     return Placement(PixelWindow(left, top, max(width, 0), max(height, 0)), short, (x, y))
 
 
-def _fit_color_to_format(side: UsedSide, requested: Requested[str] | None, fmt: str, source: SourceCapabilities,
-                         format_holds: Callable[[str, ColorMode], bool]) -> UsedSide:
+def _fit_color_to_format(side: UsedSide, requested: Requested[str] | None, fmt: ImageFormat,
+                         source: SourceCapabilities) -> UsedSide:
     """A colour the file format can hold: the nearest one, unless the client insisted on its own."""
-    if format_holds(fmt, side.color):
+    if fmt.holds(side.color):
         return side
     if requested is not None and requested.must_honor:
-        raise TicketRejected(ErrorKind.FORMAT, f"format {fmt} cannot hold {side.color.value}")
+        raise TicketRejected(ErrorKind.FORMAT, f"format {fmt.name} cannot hold {side.color.value}")
     for color in (side.color, *_COLOR_FALLBACK[side.color]):
-        if color in source.colors and format_holds(fmt, color):
+        if color in source.colors and fmt.holds(color):
             return replace(side, color=color, color_override=True, color_default=False)
-    raise TicketRejected(ErrorKind.FORMAT, f"format {fmt} cannot hold any colour mode of this source")
+    raise TicketRejected(ErrorKind.FORMAT, f"format {fmt.name} cannot hold any colour mode of this source")
 
 
-def negotiate(ticket: ScanTicket, caps: Capabilities,
-              format_holds: Callable[[str, ColorMode], bool] = lambda fmt, color: True) -> FinalParameters:
-    """The parameters a job will use for this ticket, or ``TicketRejected``."""
+def negotiate(ticket: ScanTicket, caps: Capabilities, formats: FormatTable) -> FinalParameters:
+    """The parameters a job will use for this ticket, or ``TicketRejected``.
+
+    ``formats`` says what each of the scanner's formats holds and whether it is lossless.
+    """
     p: DocumentParameters = ticket.parameters
 
     if p.format is not None and p.format.value not in caps.formats:
@@ -291,7 +291,8 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
     source = Used(InputSource(source.value), source.override, source.used_default)
     src_caps = caps.source(source.value)
 
-    lossless = fmt.value in LOSSLESS_FORMATS
+    file_format = formats[fmt.value]
+    lossless = file_format.lossless
     if p.compression_quality is None:
         quality = Used(100 if lossless else DEFAULT_QUALITY, used_default=True)
     else:
@@ -346,7 +347,7 @@ def negotiate(ticket: ScanTicket, caps: Capabilities,
         scaling = Used(Size(100, 100), override=True)
 
     front = _side(p.front, src_caps, input_size)
-    front = _fit_color_to_format(front, p.front.color if p.front else None, fmt.value, src_caps, format_holds)
+    front = _fit_color_to_format(front, p.front.color if p.front else None, file_format, src_caps)
     # SANE scans both sides of a sheet with one set of options: the back is the front.
     back = front if source.value is InputSource.ADF_DUPLEX else None
     return FinalParameters(
@@ -381,9 +382,9 @@ def _fixed(req: Requested[int] | None, only: int, what: str, range_=None, allowe
     return Used(only, override=True)
 
 
-def default_parameters(caps: Capabilities) -> FinalParameters:
+def default_parameters(caps: Capabilities, formats: FormatTable) -> FinalParameters:
     """The DefaultScanTicket: a ticket with nothing asked resolves to it."""
-    return negotiate(ScanTicket(), caps)
+    return negotiate(ScanTicket(), caps, formats)
 
 
 def _map_range(value: int, r: Range) -> float:

@@ -7,7 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from gateway.imaging import RasterSpec
+from gateway.imaging import DocumentEncoder, RasterSpec, create_document_encoder
 
 LAYOUTS = {  # name: (channels, depth)
     "lineart": (1, 1),
@@ -176,3 +176,21 @@ def spec_of_row_bytes(fmt: str, row_bytes: int, height: int | None, dpi: int = 3
     if fmt == G4:
         return RasterSpec(row_bytes * 8, height, row_bytes, 1, 1, dpi, dpi)
     return RasterSpec(row_bytes // 3, height, row_bytes, 3, 8, dpi, dpi)
+
+
+def open_page(fmt: str, spec: RasterSpec, quality: int = 85) -> tuple[DocumentEncoder, bytes]:
+    """A one-page file begun with the document encoder that ships: it, and the bytes start_page gave."""
+    doc = create_document_encoder(fmt, quality)
+    return doc, doc.start_page(spec)
+
+
+def end_page(doc: DocumentEncoder) -> bytes:
+    """The rest of a one-page file: the end of its page and of the document."""
+    return doc.end_page() + doc.finish()
+
+
+def encode_page(fmt: str, spec: RasterSpec, data: bytes, quality: int = 85, piece: int | None = None) -> bytes:
+    """The whole one-page file of ``data``, fed ``piece`` bytes at a time."""
+    doc, head = open_page(fmt, spec, quality)
+    step = piece or max(len(data), 1)
+    return head + b"".join(doc.feed(data[i:i + step]) for i in range(0, len(data), step)) + end_page(doc)

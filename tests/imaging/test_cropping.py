@@ -11,10 +11,10 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from gateway.imaging import EncoderError, RasterSpec, create_document_encoder, create_encoder
+from gateway.imaging import EncoderError, RasterSpec, create_document_encoder
 from gateway.imaging._encoder import Codec
-from gateway.imaging.formats import RowWindow
-from imaging_rasters import LAYOUTS, Scan, pillow_rows, psnr, read_png, smooth_scan
+from gateway.imaging.raster import RowWindow
+from imaging_rasters import LAYOUTS, Scan, end_page, open_page, pillow_rows, psnr, read_png, smooth_scan
 from pdf_check import run
 
 FRAME_W, FRAME_H = 77, 53
@@ -44,8 +44,8 @@ def feed_in_pieces(encoder, data: bytes, piece: int = 29) -> bytes:
 
 
 def encode(fmt, spec, frame: Scan, quality=85) -> bytes:
-    enc = create_encoder(fmt, spec, quality)
-    return feed_in_pieces(enc, frame.sane_bytes) + enc.finish()
+    doc, head = open_page(fmt, spec, quality)
+    return head + feed_in_pieces(doc, frame.sane_bytes) + end_page(doc)
 
 
 def decoded(data: bytes, image: Scan) -> tuple[list[list[int]], list[list[int]]]:
@@ -145,18 +145,18 @@ def test_a_frame_of_unknown_height_that_ends_inside_the_window_gives_the_rows_it
 def test_rows_beyond_those_the_frame_was_said_to_have_are_refused():
     frame = smooth_scan("grey8", width=FRAME_W, height=FRAME_H, rows=FRAME_H)
     spec, _image = cropped(frame, 0, 3, 10, 10, extra_rows=FRAME_H - 14)
-    enc = create_encoder("png", spec)
+    doc, _head = open_page("png", spec)
     with pytest.raises(EncoderError, match="more image data"):
-        enc.feed(frame.sane_bytes)
+        doc.feed(frame.sane_bytes)
 
 
 def test_a_cropped_page_streams_while_it_is_fed():
     frame = smooth_scan("rgb24", width=FRAME_W, height=FRAME_H, rows=FRAME_H)
     spec, _image = cropped(frame, 3, 2, 60, 45)
-    enc = create_encoder("tiff-single-uncompressed", spec)
+    doc, _head = open_page("tiff-single-uncompressed", spec)
     bpl = frame.spec.bytes_per_line
     data = frame.sane_bytes
-    first = enc.feed(data[:12 * bpl])
+    first = doc.feed(data[:12 * bpl])
     assert len(first) >= 10 * 60 * 3  # ten image rows are out before the rest is scanned
 
 

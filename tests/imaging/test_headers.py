@@ -5,8 +5,8 @@ import struct
 import pytest
 from PIL import Image
 
-from gateway.imaging import RasterSpec, create_encoder
-from imaging_rasters import read_png, smooth_scan
+from gateway.imaging import RasterSpec, format_info
+from imaging_rasters import encode_page, read_png, smooth_scan
 
 DPI = (300, 150)
 PPM = (11811, 5906)  # 300 and 150 dpi in pixels per metre
@@ -14,8 +14,7 @@ PPM = (11811, 5906)  # 300 and 150 dpi in pixels per metre
 
 def encode(fmt, layout="rgb24", **kw):
     scan = smooth_scan(layout, dpi=DPI, **kw)
-    enc = create_encoder(fmt, scan.spec)
-    return enc.feed(scan.sane_bytes) + enc.finish()
+    return encode_page(fmt, scan.spec, scan.sane_bytes)
 
 
 def test_jfif_app0_density_is_the_scan_resolution_in_dpi():
@@ -60,8 +59,7 @@ def test_png_picks_sub_for_horizontal_ramps_and_up_for_repeated_rows():
     ramp = bytes(range(256))
     noisy = bytes((i * 151 + 17) % 256 for i in range(width))
     spec = RasterSpec(width, 4, width, 1, 8, 300, 300)
-    enc = create_encoder("png", spec)
-    filters = read_png(enc.feed(ramp + ramp[::-1] + noisy + noisy) + enc.finish()).filters
+    filters = read_png(encode_page("png", spec, ramp + ramp[::-1] + noisy + noisy)).filters
     assert filters[:2] == [1, 1]
     assert filters[3] == 2
 
@@ -96,21 +94,30 @@ def test_tiff_states_resolution_in_inches_and_one_strip():
     ("png", "image/png", True), ("jfif", "image/jpeg", True), ("exif", "image/jpeg", True),
     ("dib", "image/bmp", False), ("tiff-single-uncompressed", "image/tiff", False),
     ("tiff-single-g4", "image/tiff", True)])
-def test_encoder_reports_content_type_and_compression(fmt, content_type, compressed):
-    enc = create_encoder(fmt, smooth_scan("lineart").spec)
-    assert (enc.content_type, enc.compressed) == (content_type, compressed)
-    enc.close()
+def test_the_format_table_gives_content_type_and_compression(fmt, content_type, compressed):
+    info = format_info(fmt)
+    assert (info.content_type, info.compressed) == (content_type, compressed)
 
 
 @pytest.mark.parametrize("fmt,layout,row_bytes", [
     ("dib", "lineart", 12), ("dib", "grey16", 68), ("dib", "rgb24", 204),
     ("tiff-single-uncompressed", "lineart", 9), ("tiff-single-uncompressed", "rgb48", 402),
     ("png", "rgb24", 0), ("jfif", "grey8", 0), ("tiff-single-g4", "lineart", 0)])
-def test_output_bytes_per_line_is_the_stored_row_size_or_zero_when_compressed(fmt, layout,
-                                                                               row_bytes):
-    enc = create_encoder(fmt, smooth_scan(layout).spec)
-    assert enc.output_bytes_per_line == row_bytes
-    enc.close()
+def test_bytes_per_line_is_the_stored_row_size_or_zero_when_compressed(fmt, layout, row_bytes):
+    spec = smooth_scan(layout).spec
+    assert format_info(fmt).bytes_per_line(spec.width, spec.channels, spec.depth) == row_bytes
+
+
+@pytest.mark.parametrize("fmt,layout", [("dib", "lineart"), ("dib", "grey16"), ("dib", "rgb48"),
+                                        ("tiff-single-uncompressed", "lineart"),
+                                        ("tiff-single-uncompressed", "rgb48")])
+def test_the_file_stores_rows_of_the_size_the_table_gives(fmt, layout):
+    scan = smooth_scan(layout)
+    s = scan.spec
+    data = encode_page(fmt, s, scan.sane_bytes)
+    header = 54 + (8 if s.depth == 1 else 1024 if s.channels == 1 else 0) if fmt == "dib" else None
+    pixels = len(data) - header if header is not None else Image.open(io.BytesIO(data)).tag_v2[279][0]
+    assert pixels == len(scan.rows) * format_info(fmt).bytes_per_line(s.width, s.channels, s.depth)
 
 
 def test_g4_tiff_is_white_is_zero_group_4_with_the_strip_size_stated():

@@ -1,5 +1,6 @@
 """Encoders can be cancelled at any time and never leak; misuse is reported."""
 import gc
+import itertools
 import os
 import random
 import threading
@@ -8,8 +9,8 @@ import tracemalloc
 
 import pytest
 
-from gateway.imaging import EncoderError, RasterSpec, create_encoder
-from imaging_rasters import G4, layout_for, smooth_scan, spec_of_row_bytes
+from gateway.imaging import EncoderError, RasterSpec
+from imaging_rasters import G4, end_page, layout_for, open_page, smooth_scan, spec_of_row_bytes
 
 FORMATS = ["png", "jfif", "exif", "dib", "tiff-single-uncompressed", G4]
 
@@ -26,68 +27,68 @@ def open_fds():
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_close_mid_image_is_idempotent_and_ends_the_encoder(fmt):
     scan = smooth_scan(layout_for(fmt, "rgb24"))
-    enc = create_encoder(fmt, scan.spec)
-    enc.feed(scan.sane_bytes[:1000])
-    enc.close()
-    enc.close()
+    doc, _head = open_page(fmt, scan.spec)
+    doc.feed(scan.sane_bytes[:1000])
+    doc.close()
+    doc.close()
     with pytest.raises(EncoderError):
-        enc.feed(b"\0" * 10)
+        doc.feed(b"\0" * 10)
     with pytest.raises(EncoderError):
-        enc.finish()
+        end_page(doc)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_finishing_with_rows_missing_is_an_error(fmt):
     scan = smooth_scan(layout_for(fmt, "grey8"))
-    enc = create_encoder(fmt, scan.spec)
-    enc.feed(scan.sane_bytes[:-scan.spec.bytes_per_line])
+    doc, _head = open_page(fmt, scan.spec)
+    doc.feed(scan.sane_bytes[:-scan.spec.bytes_per_line])
     with pytest.raises(EncoderError, match="40 of 41 rows"):
-        enc.finish()
+        end_page(doc)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_feeding_beyond_the_declared_height_is_an_error(fmt):
     scan = smooth_scan(layout_for(fmt, "grey8"))
-    enc = create_encoder(fmt, scan.spec)
-    enc.feed(scan.sane_bytes)
+    doc, _head = open_page(fmt, scan.spec)
+    doc.feed(scan.sane_bytes)
     with pytest.raises(EncoderError, match="more image data"):
-        enc.feed(b"\0")
+        doc.feed(b"\0")
 
 
 @pytest.mark.parametrize("height", [41, None])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_finishing_inside_a_row_is_an_error(fmt, height):
     scan = smooth_scan(layout_for(fmt, "grey8"), height=height)
-    enc = create_encoder(fmt, scan.spec)
-    enc.feed(scan.sane_bytes[:scan.spec.bytes_per_line * 5 + 3])
+    doc, _head = open_page(fmt, scan.spec)
+    doc.feed(scan.sane_bytes[:scan.spec.bytes_per_line * 5 + 3])
     with pytest.raises(EncoderError, match="incomplete"):
-        enc.finish()
+        end_page(doc)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unknown_height_with_no_rows_is_an_error(fmt):
-    enc = create_encoder(fmt, smooth_scan(layout_for(fmt, "grey8"), height=None).spec)
+    doc, _head = open_page(fmt, smooth_scan(layout_for(fmt, "grey8"), height=None).spec)
     with pytest.raises(EncoderError):
-        enc.finish()
+        end_page(doc)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_feeding_after_finish_is_an_error(fmt):
     scan = smooth_scan(layout_for(fmt, "grey8"))
-    enc = create_encoder(fmt, scan.spec)
-    enc.feed(scan.sane_bytes)
-    enc.finish()
+    doc, _head = open_page(fmt, scan.spec)
+    doc.feed(scan.sane_bytes)
+    end_page(doc)
     with pytest.raises(EncoderError, match="finished"):
-        enc.feed(b"")
-    enc.close()
+        doc.feed(b"")
+    doc.close()
 
 
 def test_context_manager_closes_the_encoder():
     scan = smooth_scan("grey8")
-    with create_encoder("png", scan.spec) as enc:
-        enc.feed(scan.sane_bytes[:100])
+    with open_page("png", scan.spec)[0] as doc:
+        doc.feed(scan.sane_bytes[:100])
     with pytest.raises(EncoderError, match="closed"):
-        enc.feed(b"")
+        doc.feed(b"")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -97,10 +98,10 @@ def test_many_cancelled_encoders_keep_memory_flat(fmt):
     strip = random.Random(3).randbytes(width * 3 * rows)
 
     def cancelled(i):
-        enc = create_encoder(fmt, spec)
-        enc.feed(strip)
+        doc, _head = open_page(fmt, spec)
+        doc.feed(strip)
         if i % 2:
-            enc.close()  # the other half is just dropped
+            doc.close()  # the other half is just dropped
 
     for i in range(20):
         cancelled(i)
@@ -119,9 +120,9 @@ def test_encoders_that_failed_free_their_memory(fmt):
     strip = random.Random(4).randbytes(width * 3 * rows)
 
     def overfed():
-        enc = create_encoder(fmt, spec)
+        doc, _head = open_page(fmt, spec)
         with pytest.raises(EncoderError):
-            enc.feed(strip)
+            doc.feed(strip)
 
     for _ in range(20):
         overfed()
@@ -141,12 +142,12 @@ def test_a_page_of_unknown_height_is_not_held_in_memory(fmt):
     gc.collect()
     tracemalloc.start()
     try:
-        enc = create_encoder(fmt, spec)
+        doc, _head = open_page(fmt, spec)
         before, peak, size = rss_bytes(), 0, 0
         for _ in range(strips):
-            enc.feed(strip)
+            doc.feed(strip)
             peak = max(peak, rss_bytes())
-        for chunk in enc.finish_chunks():
+        for chunk in itertools.chain([doc.end_page()], doc.finish_chunks()):
             size += len(chunk)
             peak = max(peak, rss_bytes())
         python_peak = tracemalloc.get_traced_memory()[1]
@@ -162,11 +163,11 @@ def test_cancelled_unknown_height_encoders_leave_no_files_open(fmt):
     scan = smooth_scan(layout_for(fmt, "rgb24"), height=None)
     before = open_fds()
     for i in range(20):
-        enc = create_encoder(fmt, scan.spec)
-        enc.feed(scan.sane_bytes)
+        doc, _head = open_page(fmt, scan.spec)
+        doc.feed(scan.sane_bytes)
         if i % 2:
-            enc.close()
-        del enc
+            doc.close()
+        del doc
     gc.collect()
     assert open_fds() == before
 
@@ -175,17 +176,17 @@ def test_a_large_feed_lets_other_threads_run():
     width, rows = 3000, 1000
     spec = RasterSpec(width, rows, width * 3, 3, 8, 300, 300)
     data = random.Random(5).randbytes(width * 3 * rows)
-    solo = create_encoder("png", spec)
+    solo, _head = open_page("png", spec)
     t0 = time.perf_counter()
     solo.feed(data)
     feed_seconds = time.perf_counter() - t0
     solo.close()
 
-    enc = create_encoder("png", spec)
+    doc, _head = open_page("png", spec)
     done = threading.Event()
 
     def work():
-        enc.feed(data)
+        doc.feed(data)
         done.set()
 
     worker = threading.Thread(target=work)
@@ -195,6 +196,6 @@ def test_a_large_feed_lets_other_threads_run():
         now = time.perf_counter()
         longest_stall, last = max(longest_stall, now - last), now
     worker.join()
-    enc.close()
+    doc.close()
     # Holding the GIL would stall this thread for the whole feed.
     assert longest_stall < feed_seconds / 2

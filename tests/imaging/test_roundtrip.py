@@ -5,15 +5,14 @@ import random
 import pytest
 from PIL import Image
 
-from gateway.imaging import RasterSpec, create_encoder
-from imaging_rasters import LAYOUTS, pillow_rows, psnr, read_png, smooth_scan
+from gateway.imaging import RasterSpec
+from imaging_rasters import LAYOUTS, encode_page, pillow_rows, psnr, read_png, smooth_scan
 
 JPEG_MIN_PSNR_DB = 30.0
 
 
 def encode(fmt, scan, **kw):
-    enc = create_encoder(fmt, scan.spec, **kw)
-    return enc.feed(scan.sane_bytes) + enc.finish()
+    return encode_page(fmt, scan.spec, scan.sane_bytes, **kw)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -108,8 +107,7 @@ def without_padding(spec, packed):
 
 
 def encode_bytes(fmt, spec, data):
-    enc = create_encoder(fmt, spec)
-    return enc.feed(data) + enc.finish()
+    return encode_page(fmt, spec, data)
 
 
 def test_g4_tiff_decodes_to_the_exact_lineart():

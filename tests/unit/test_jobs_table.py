@@ -6,9 +6,9 @@ from twisted.internet.task import Clock
 from gateway.model import ErrorKind, ImageInfo, ImageInformation, JobError, JobState, JobStateReason, ScanTicket
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT, JobTable
 from gateway.scanner.ticket import negotiate
-from tests.unit.test_ticket import CAPS
+from tests.unit.test_ticket import CAPS, FORMATS
 
-FINAL = negotiate(ScanTicket(), CAPS)
+FINAL = negotiate(ScanTicket(), CAPS, FORMATS)
 INFO = ImageInformation(ImageInfo(10, 10, 0))
 
 

@@ -8,10 +8,12 @@ from gateway.model import (
     Capabilities, ColorMode, DocumentParameters, ErrorKind, InputSource, PixelWindow, Requested, RequestedRegion,
     RequestedSide, ScanTicket, Size, SourceCapabilities, TicketRejected,
 )
+from gateway.frames_to_files import format_table
 from gateway.scanner.capabilities import DeviceProfile, SourceProfile, Range
 from gateway.scanner.saneapi import UNIT_MM, UNIT_PIXEL
 from gateway.scanner.ticket import enclosing_area, image_window, negotiate, pixels, place, sane_settings, thou_for
 
+FORMATS = format_table()
 FLATBED = SourceCapabilities(
     colors=(ColorMode.GRAYSCALE_8, ColorMode.RGB_24), min_size=Size(100, 100), max_size=Size(8500, 11690),
     optical_resolution=Size(1200, 1200), resolutions_x=(100, 300, 600), resolutions_y=(100, 300, 600))
@@ -28,7 +30,7 @@ def front(**kw) -> RequestedSide:
 
 
 def test_an_empty_ticket_takes_every_default_and_says_so():
-    final = negotiate(ScanTicket(), CAPS)
+    final = negotiate(ScanTicket(), CAPS, FORMATS)
     assert final.input_source.value is InputSource.PLATEN and final.input_source.used_default
     assert final.front.color is ColorMode.RGB_24 and final.front.color_default
     assert final.front.resolution == Size(300, 300)
@@ -37,61 +39,61 @@ def test_an_empty_ticket_takes_every_default_and_says_so():
 
 
 def test_nearest_resolution_replaces_an_unsupported_one():
-    final = negotiate(params(front=front(resolution=Requested(Size(250, 250)))), CAPS)
+    final = negotiate(params(front=front(resolution=Requested(Size(250, 250)))), CAPS, FORMATS)
     assert final.front.resolution == Size(300, 300) and final.front.resolution_override
 
 
 def test_must_honor_resolution_that_cannot_be_met_is_a_conflict():
     with pytest.raises(TicketRejected) as e:
-        negotiate(params(front=front(resolution=Requested(Size(250, 250), must_honor=True))), CAPS)
+        negotiate(params(front=front(resolution=Requested(Size(250, 250), must_honor=True))), CAPS, FORMATS)
     assert e.value.kind is ErrorKind.CONFLICT
 
 
 def test_missing_colour_falls_back_to_the_nearest_one():
-    final = negotiate(params(front=front(color=Requested("Grayscale16"))), CAPS)
+    final = negotiate(params(front=front(color=Requested("Grayscale16"))), CAPS, FORMATS)
     assert final.front.color is ColorMode.GRAYSCALE_8 and final.front.color_override
 
 
 def test_unknown_format_is_rejected_even_without_must_honor():
     with pytest.raises(TicketRejected) as e:
-        negotiate(params(format=Requested("xps")), CAPS)
+        negotiate(params(format=Requested("xps")), CAPS, FORMATS)
     assert e.value.kind is ErrorKind.FORMAT
 
 
 def test_region_default_is_the_input_media_size():
-    final = negotiate(params(input_size=Requested(Size(8500, 11000))), CAPS)
+    final = negotiate(params(input_size=Requested(Size(8500, 11000))), CAPS, FORMATS)
     assert (final.front.region.width, final.front.region.height) == (8500, 11000)
 
 
 def test_region_running_past_the_platen_is_clipped_and_reported():
     region = RequestedRegion(Requested(8000), Requested(0), Requested(1000), Requested(1000))
-    final = negotiate(params(front=front(region=region)), CAPS)
+    final = negotiate(params(front=front(region=region)), CAPS, FORMATS)
     assert final.front.region.width == 500 and final.front.region_override
 
 
 def test_region_running_past_the_platen_with_must_honor_is_a_conflict():
     region = RequestedRegion(Requested(8000), Requested(0), Requested(1000, must_honor=True), Requested(1000))
     with pytest.raises(TicketRejected):
-        negotiate(params(front=front(region=region)), CAPS)
+        negotiate(params(front=front(region=region)), CAPS, FORMATS)
 
 
 def test_feeder_images_to_transfer_zero_means_until_empty():
-    final = negotiate(params(input_source=Requested("ADF")), CAPS)
+    final = negotiate(params(input_source=Requested("ADF")), CAPS, FORMATS)
     assert final.images_to_transfer.value == 0
 
 
 def test_duplex_is_refused_by_a_simplex_scanner_that_must_honor_it():
     with pytest.raises(TicketRejected):
-        negotiate(params(input_source=Requested("ADFDuplex", must_honor=True)), CAPS)
+        negotiate(params(input_source=Requested("ADFDuplex", must_honor=True)), CAPS, FORMATS)
 
 
 def test_rotation_other_than_zero_is_overridden():
-    final = negotiate(params(rotation=Requested(90)), CAPS)
+    final = negotiate(params(rotation=Requested(90)), CAPS, FORMATS)
     assert final.rotation.value == 0 and final.rotation.override
 
 
 def test_unsupported_contrast_is_reported_as_overridden():
-    final = negotiate(params(contrast=Requested(500)), CAPS)
+    final = negotiate(params(contrast=Requested(500)), CAPS, FORMATS)
     assert final.contrast.value == 0 and final.contrast.override
 
 
@@ -103,16 +105,16 @@ PROFILE = DeviceProfile(
 
 def test_sane_settings_convert_thousandths_of_an_inch_to_millimetres():
     region = RequestedRegion(Requested(1000), Requested(2000), Requested(1000), Requested(1000))
-    final = negotiate(params(front=front(region=region)), CAPS)
+    final = negotiate(params(front=front(region=region)), CAPS, FORMATS)
     settings = dict(sane_settings(final, final.front, PROFILE))
     assert settings["tl-x"] == pytest.approx(25.4) and settings["br-y"] == pytest.approx(76.2)
     assert settings["source"] == "Flatbed" and settings["mode"] == "Color" and settings["depth"] == 8
 
 
 def test_brightness_maps_the_full_wsd_range_onto_the_device_range():
-    final = negotiate(params(brightness=Requested(-1000)), CAPS)
+    final = negotiate(params(brightness=Requested(-1000)), CAPS, FORMATS)
     assert dict(sane_settings(final, final.front, PROFILE))["brightness"] == -100
-    final = negotiate(params(brightness=Requested(500)), CAPS)
+    final = negotiate(params(brightness=Requested(500)), CAPS, FORMATS)
     assert dict(sane_settings(final, final.front, PROFILE))["brightness"] == 50
 
 
@@ -139,7 +141,7 @@ def test_a_pixel_count_has_a_length_that_gives_it_back_or_fewer(dpi):
 def test_the_image_window_is_the_region_in_pixels():
     region = RequestedRegion(Requested(500), Requested(500), Requested(1250), Requested(750))
     final = negotiate(params(front=front(region=region, resolution=Requested(Size(150, 150)))),
-                      replace_resolutions(CAPS, (150,)))
+                      replace_resolutions(CAPS, (150,)), FORMATS)
     assert image_window(final.front) == ISSUE_WINDOW
 
 
@@ -201,10 +203,10 @@ def narrow_platen(width: int) -> Capabilities:
 def test_a_region_reaching_into_the_last_partial_pixel_of_the_platen_is_cut_to_whole_pixels():
     # A platen of 8503 thousandths holds 2550 whole pixels at 300 dpi (2550.9).
     fits = RequestedRegion(Requested(8000), Requested(0), Requested(500), Requested(1000))
-    final = negotiate(params(front=front(region=fits)), narrow_platen(8503))
+    final = negotiate(params(front=front(region=fits)), narrow_platen(8503), FORMATS)
     assert image_window(final.front).width == 150 and not final.front.region_override
     beyond = RequestedRegion(Requested(8000), Requested(0), Requested(503), Requested(1000))  # 151 pixels
-    final = negotiate(params(front=front(region=beyond)), narrow_platen(8503))
+    final = negotiate(params(front=front(region=beyond)), narrow_platen(8503), FORMATS)
     assert image_window(final.front).width == 150 and final.front.region_override
     assert final.front.region.width == 500
 
@@ -212,7 +214,7 @@ def test_a_region_reaching_into_the_last_partial_pixel_of_the_platen_is_cut_to_w
 def test_a_must_honor_region_into_the_last_partial_pixel_is_a_conflict():
     beyond = RequestedRegion(Requested(8000), Requested(0), Requested(503, must_honor=True), Requested(1000))
     with pytest.raises(TicketRejected) as e:
-        negotiate(params(front=front(region=beyond)), narrow_platen(8503))
+        negotiate(params(front=front(region=beyond)), narrow_platen(8503), FORMATS)
     assert e.value.kind is ErrorKind.CONFLICT
 
 
@@ -221,5 +223,5 @@ def test_a_platen_of_216_mm_gives_its_whole_advertised_width_at_300_dpi():
     src = replace(FLATBED, max_size=Size(8503, 11692), scan_area=(216 * 1000 / 25.4, 297 * 1000 / 25.4))
     caps = replace(CAPS, platen=src, adf_front=src)
     whole_width = RequestedRegion(Requested(0), Requested(0), Requested(8503), Requested(11000))
-    final = negotiate(params(front=front(region=whole_width)), caps)
+    final = negotiate(params(front=front(region=whole_width)), caps, FORMATS)
     assert image_window(final.front) == PixelWindow(0, 0, 2551, 3300) and not final.front.region_override

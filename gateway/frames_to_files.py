@@ -1,61 +1,38 @@
-"""Raw SANE rows -> the project's encoder -> the pipe to the HTTP response.
+"""The bridge from SANE frames to files: raw rows -> the project's encoder -> the pipe to the client.
 
-The one place where a scanner frame meets a file format; the scanner layer
-sees only a ``DocumentSink`` and its ``PageSink``s, the encoder only a ``RasterSpec``.
+The one place where a scanner frame meets a file format. The scanner core
+sees only the ``DocumentSink`` and ``PageSink`` it is handed (a
+``DocumentWriter`` and its ``PageWriter``s), the encoder only a ``RasterSpec``.
 Here the frame is cropped to the ticket's image: the scanner scans on its own
-(coarser) steps and says where the image lies in its frame.
+(coarser) steps and says where the image lies in its frame. ``format_table``
+hands the imaging table to the core as typed values.
 """
 
 from __future__ import annotations
 
 from twisted.logger import Logger
 
-from gateway.imaging import DocumentEncoder, RasterSpec, can_encode, create_document_encoder, is_multi_page, \
-    supported_formats
-from gateway.model import ColorMode, FinalParameters, PixelWindow, UsedSide
+from gateway.imaging import FORMATS, DocumentEncoder, FileFormat, RasterSpec, create_document_encoder
+from gateway.model import ColorMode, FinalParameters, FormatTable, ImageFormat, PixelWindow, UsedSide
 from gateway.pipe import ThreadPipe
 from gateway.scanner.saneapi import FrameParameters
 
 log = Logger()
 
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jfif": "image/jpeg",
-    "exif": "image/jpeg",
-    "dib": "image/bmp",
-    "tiff-single-uncompressed": "image/tiff",
-    "tiff-single-g4": "image/tiff",
-    "tiff-multi-uncompressed": "image/tiff",
-    "tiff-multi-g4": "image/tiff",
-    "pdf-a": "application/pdf",
-}
+
+def _image_format(info: FileFormat) -> ImageFormat:
+    return ImageFormat(
+        name=info.name, content_type=info.content_type, lossless=info.lossless, multi_page=info.multi_page,
+        colors=frozenset(c for c in ColorMode if info.holds(c.channels, c.depth)),
+        row_bytes=lambda ppl, color: info.bytes_per_line(ppl, color.channels, color.depth))
 
 
-def formats() -> tuple[str, ...]:
-    """The formats the scan service advertises: exactly those the encoder can write."""
-    return tuple(f for f in supported_formats() if f in CONTENT_TYPES)
+def format_table() -> FormatTable:
+    """Every format the encoder writes, as the scanner core sees them, in the table's order of preference."""
+    return FormatTable(tuple(_image_format(info) for info in FORMATS.values()))
 
 
-def format_holds(fmt: str, color: ColorMode) -> bool:
-    """Whether a file of this format can carry this colour mode (G4 is black and white only)."""
-    return can_encode(fmt, color.channels, color.depth)
-
-
-def content_type(fmt: str) -> str:
-    return CONTENT_TYPES.get(fmt, "application/octet-stream")
-
-
-def bytes_per_line(fmt: str, pixels_per_line: int, side: UsedSide) -> int:
-    """WSD's BytesPerLine: 0 for compressed formats, the row as the file stores it otherwise."""
-    if fmt == "dib":
-        bits = {ColorMode.BLACK_AND_WHITE_1: 1, ColorMode.RGB_24: 24, ColorMode.RGB_48: 24}.get(side.color, 8)
-        return (pixels_per_line * bits + 31) // 32 * 4
-    if fmt.endswith("-uncompressed"):
-        return (pixels_per_line * side.color.channels * side.color.depth + 7) // 8
-    return 0
-
-
-class DocumentSink:
+class DocumentWriter:
     """One file per RetrieveImage: a single page, or every page of the job for multi-page formats.
 
     Runs on the device's threads: each page's strips are encoded and what is
@@ -65,11 +42,11 @@ class DocumentSink:
     def __init__(self, encoder: DocumentEncoder, pipe: ThreadPipe):
         self._encoder = encoder
         self._pipe = pipe
-        self.multi_page = is_multi_page(encoder.format)
+        self.multi_page = encoder.info.multi_page
 
-    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None = None) -> "PageSink":
+    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None = None) -> "PageWriter":
         self._pipe.write(self._encoder.start_page(raster_spec(side, params, crop)))
-        return PageSink(self._encoder, self._pipe)
+        return PageWriter(self._encoder, self._pipe)
 
     def finish(self) -> None:
         try:
@@ -82,7 +59,7 @@ class DocumentSink:
         self._encoder.close()
 
 
-class PageSink:
+class PageWriter:
     def __init__(self, encoder: DocumentEncoder, pipe: ThreadPipe):
         self._encoder = encoder
         self._pipe = pipe
@@ -126,6 +103,5 @@ def raster_spec(side: UsedSide, params: FrameParameters, crop: PixelWindow | Non
     return RasterSpec(width=width, height=height, x_offset=x, y_offset=y, extra_rows=lines - y - height, **common)
 
 
-def open_document(final: FinalParameters, pipe: ThreadPipe) -> DocumentSink:
-    quality = final.compression_quality.value
-    return DocumentSink(create_document_encoder(final.format.value, quality), pipe)
+def open_document(final: FinalParameters, pipe: ThreadPipe) -> DocumentWriter:
+    return DocumentWriter(create_document_encoder(final.format.value, final.compression_quality.value), pipe)
