@@ -1,39 +1,41 @@
-"""Wiring: the one place that builds every part and connects them.
+"""Wiring: the one place that builds every part, connects them, starts and stops them.
 
 ``wsd/``, ``scanner/`` and ``imaging/`` never import each other; this module
-hands each the small typed values and callables it needs.
+hands each the small typed values and callables it needs. Each served
+scanner is one ``ServedScanner``: the core's ``Scanner`` and the front ends
+built on it (the WSD device, the button watcher), added and removed together.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.web import server
 
 from gateway import __version__, frames_to_files
 from gateway.config import Settings
-from gateway.model import words
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
-from gateway.scanner.buttons import ButtonWatcher, read_sensors
-from gateway.scanner.device import Scanner
-from gateway.scanner.devices import MetadataVersions, ServedDevice, UuidStore, choose, sane_config_dir
-from gateway.scanner.saneapi import SaneLibrary
 from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
+from gateway.scanner.buttons import ButtonWatcher
+from gateway.scanner.device import Scanner
+from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir
+from gateway.scanner.jobs import RETRIEVE_TIMEOUT
+from gateway.scanner.saneapi import SaneLibrary
+from gateway.scanner.session import enumerate_devices
 from gateway.web.push import PushResource, ensure_token
-from gateway.web.status import StatusPage
-from gateway.wsd import namespaces as ns
-from gateway.wsd.discovery import DiscoverableDevice, DiscoveryService
-from gateway.wsd import scan_messages as msg
-from gateway.wsd.eventing import STATUS_SHUTTING_DOWN, EventSource, http_poster
-from gateway.wsd.metadata import DeviceMetadata
-from gateway.wsd.push import NoDestination, PushScans
-from gateway.wsd.service import DeviceResource, LimitedRequest, RootResource
+from gateway.web.status import ScannerPanel, StatusPage
+from gateway.wsd.device import WsdDevice
+from gateway.wsd.discovery import DiscoveryService
+from gateway.wsd.eventing import http_poster
+from gateway.wsd.metadata import MetadataVersions
+from gateway.wsd.push import NoDestination, PendingScan
+from gateway.wsd.service import LimitedRequest, RootResource
 
 log = Logger()
 
@@ -42,100 +44,106 @@ class SiteRequest(LimitedRequest, DeadlineRequest):
     """The site's requests: the scan service's size and network limits, and the connection's deadlines."""
 
 
+def sane_library(settings: Settings, make: Callable[[str], SaneLibrary] | None = None) -> SaneLibrary:
+    """The SANE library on the gateway's own SANE configuration (StateFileError if it cannot be written);
+    ``make(config_dir)`` builds it (default: the real one)."""
+    return (make or SaneLibrary)(sane_config_dir(settings.state_dir, settings.test_device != "no", settings.backends))
+
+
 @dataclass
+class ServedScanner:
+    """One scanner being served: the core, and what each front end made of it."""
+
+    scanner: Scanner
+    wsd: WsdDevice
+    buttons: ButtonWatcher | None = None
+
+
 class Gateway:
-    settings: Settings
-    reactor: object
-
-    def __post_init__(self):
-        self.scanners: dict[str, Scanner] = {}
-        self.status_page = StatusPage(self)
-        self.root = RootResource(self.status_page)
-        self.root.putChild(b"push", PushResource(self, ensure_token(self.settings.state_dir)))
-        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=self.reactor)
+    def __init__(self, settings: Settings, reactor, library: SaneLibrary, retrieve_timeout: float = RETRIEVE_TIMEOUT):
+        self.settings = settings
+        self.reactor = reactor
+        self.library = library
+        self.retrieve_timeout = retrieve_timeout
+        self.formats = frames_to_files.format_table()
+        self.served: dict[str, ServedScanner] = {}
+        self.root = RootResource(StatusPage(settings.port, self.panels))
+        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
-        self.http = ConnectionLimits(self.site, self.reactor)
         self.site.displayTracebacks = False
-        self.site.policy = self.policy = NetworkPolicy(self.settings.interfaces, self.settings.allowed_networks,
-                                                       self.settings.ipv6)
+        self.site.policy = self.policy = NetworkPolicy(settings.interfaces, settings.allowed_networks, settings.ipv6)
+        self.http = ConnectionLimits(self.site, reactor)
+        self.targets = EventTargets(self.policy, os_resolver(reactor), reactor)
+        self.post = http_poster(reactor, self.targets.deliverable)
+        self.store = UuidStore(settings.state_dir)
+        self.versions = MetadataVersions(settings.state_dir)
         self.ports = []
-        self.discovery = None
-        self.events: dict[str, EventSource] = {}
-        self.watchers: list[ButtonWatcher] = []
-        self.push: dict[str, PushScans] = {}
-        self.last_status: dict = {}
-        self.targets = EventTargets(self.policy, os_resolver(self.reactor), self.reactor)
-        self.post = http_poster(self.reactor, self.targets.deliverable)
-        self.library = SaneLibrary(sane_config_dir(self.settings.state_dir, self.settings.test_device != "no",
-                                                   self.settings.backends))
-        self.store = UuidStore(self.settings.state_dir)
-        self.versions = MetadataVersions(self.settings.state_dir)
+        self.discovery: DiscoveryService | None = None
 
-    def find_devices(self) -> defer.Deferred:
-        """Enumerate SANE devices off the reactor (backends may probe USB for seconds)."""
-        def enumerate_():
-            found = self.library.devices()
-            wanted = choose(found, self.store, self.settings.test_device,
-                            [o.pattern for o in self.settings.scanners if not o.enabled])
-            return found, wanted
-        return threads.deferToThread(enumerate_)
+    # ------------------------------------------------------------ scanners
 
     @defer.inlineCallbacks
-    def start(self):
-        found, wanted = yield self.find_devices()
-        if not found:
-            log.warn("SANE found no scanner")
-        if wanted and all(d.is_test for d in wanted) and self.settings.test_device == "auto":
-            log.warn("no real scanner found: serving SANE's test device instead "
-                     "(set test_device = no in the config to turn this off)")
-        for served in wanted:
-            yield self.add_scanner(served)
-        self.listen()
-        if self.settings.discovery:
-            self.start_discovery()
-        log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
-                 version=__version__, n=len(self.scanners), port=self.settings.port)
+    def find_devices(self):
+        """The SANE devices found, and those of them to serve."""
+        found = yield enumerate_devices(self.library)
+        wanted = choose(found, self.store, self.settings.test_device,
+                        [o.pattern for o in self.settings.scanners if not o.enabled])
+        return found, wanted
 
     @defer.inlineCallbacks
     def add_scanner(self, served: ServedDevice):
+        """Serve one more scanner: open it, read what it can, and give it to every front end.
+        Fires with its ServedScanner, or None when its options cannot be read."""
         info = served.info
         name = self.settings.friendly(info.name, info.vendor, info.model)
-        scanner = Scanner(
-            self.reactor, self.library, info, uuid=served.uuid, name=name, formats=frames_to_files.format_table(),
-            open_document=frames_to_files.open_document,
-            on_job_change=self._job_changed, on_status_change=self._status_changed,
-            device_timeout=self.settings.device_timeout,
-            streams_images=self.settings.image_transfer == "chunked",
-        )
+        scanner = Scanner(self.reactor, self.library, served, name=name, formats=self.formats,
+                          open_document=frames_to_files.open_document,
+                          streams_images=self.settings.image_transfer == "chunked",
+                          device_timeout=self.settings.device_timeout, retrieve_timeout=self.retrieve_timeout)
         try:
             yield scanner.load()
         except Exception as e:
             log.error("cannot read the options of {device}: {error}", device=info.name, error=e)
-            scanner.stop()
-            return
-        scanner.served = served
-        self.describe(scanner)
-        self.scanners[served.uuid] = scanner
-        events = EventSource(self.reactor, self.post, frozenset(ns.scan_action(e) for e in ns.SCAN_EVENTS), name,
-                             check_target=self.targets.check)
-        self.events[served.uuid] = events
-        self.push[served.uuid] = PushScans(self.reactor, events)
-        self.last_status[served.uuid] = scanner.scanner_status()
-        self.root.add(DeviceResource(scanner, events, self.push[served.uuid],
-                                     image_transfer=self.settings.image_transfer,
-                                     spool_dir=str(self.settings.state_dir)))
-        yield self.watch_buttons(scanner)
+            yield scanner.stop()
+            return None
+        self._describe(scanner)
+        wsd = WsdDevice(self.reactor, scanner, post=self.post, check_target=self.targets.check, versions=self.versions,
+                        image_transfer=self.settings.image_transfer, spool_dir=str(self.settings.state_dir),
+                        on_metadata_change=self._metadata_changed)
+        entry = ServedScanner(scanner, wsd)
+        self.served[served.uuid] = entry
+        self.root.add(served.uuid, wsd.resource)
+        entry.buttons = yield self._watch_buttons(scanner)
+        if self.discovery is not None:
+            self.discovery.device_added(wsd.discoverable(self.url_on))
         log.info("serving {device} ({vendor} {model}) as {name!r} at /{uuid}", device=info.name,
                  vendor=info.vendor, model=info.model, name=name, uuid=served.uuid)
+        return entry
 
     @defer.inlineCallbacks
-    def watch_buttons(self, scanner: Scanner):
+    def remove_scanner(self, uuid: str, why: str = "the scanner went away"):
+        """Stop serving a scanner: its job ends Aborted, subscribers hear SubscriptionEnd, clients a Bye."""
+        entry = self.served.pop(uuid, None)
+        if entry is None:
+            return
+        log.info("no longer serving {name}: {why}", name=entry.scanner.name, why=why)
+        if entry.buttons is not None:
+            entry.buttons.stop()
+        self.root.remove(uuid)
+        if self.discovery is not None:
+            self.discovery.device_removed(entry.wsd.discoverable(self.url_on))
+        stopped = entry.scanner.stop(why)
+        yield entry.wsd.close(why)
+        yield stopped
+
+    @defer.inlineCallbacks
+    def _watch_buttons(self, scanner: Scanner):
         """Poll the scanner's buttons and cover sensor, if its backend has any."""
         if self.settings.button_poll_interval <= 0:
-            return
-        sensors = yield scanner.session.run(scanner.session.probe, read_sensors)
+            return None
+        sensors = yield scanner.read_sensors()
         if not sensors:
-            return
+            return None
         log.info("{scanner} has buttons or sensors: {names}", scanner=scanner.name, names=", ".join(sorted(sensors)))
 
         def pressed(_button: str) -> None:
@@ -144,80 +152,65 @@ class Gateway:
             except NoDestination as e:
                 log.warn("scan button pressed on {scanner}, but {why}", scanner=scanner.name, why=e)
 
-        watcher = ButtonWatcher(scanner, self.settings.button_poll_interval, pressed, scanner.status.cover)
-        self.watchers.append(watcher)
+        watcher = ButtonWatcher(scanner.name, scanner.read_sensors, scanner.idle, self.settings.button_poll_interval,
+                                pressed, scanner.cover_changed)
         watcher.start()
+        return watcher
 
-    def describe(self, scanner: Scanner) -> bool:
-        """Name, location and metadata from the settings; True when they changed (MetadataVersion rose)."""
-        info, served = scanner.info, scanner.served
-        override = self.settings.override_for(info.name)
-        scanner.name = self.settings.friendly(info.name, info.vendor, info.model)
-        scanner.capabilities = replace(scanner.capabilities, name=scanner.name,
-                                       location=(override and override.location) or self.settings.location,
-                                       info=(override and override.info) or "")
-        scanner.metadata = DeviceMetadata(
-            endpoint=f"urn:uuid:{served.uuid}", friendly_name=scanner.name, manufacturer=info.vendor,
-            model_name=info.model, serial=served.identity, firmware=f"sane-wsd-gateway {__version__}",
-        )
-        old = getattr(scanner, "metadata_version", None)
-        scanner.metadata_version = self.versions.version(
-            served.uuid, hashlib.sha256(repr((scanner.metadata, scanner.capabilities)).encode()).hexdigest())
-        return old is not None and old != scanner.metadata_version
+    def _describe(self, scanner: Scanner) -> bool:
+        """Name, location and description from the settings; True when they changed."""
+        info = scanner.identity
+        override = self.settings.override_for(info.device)
+        return scanner.describe(self.settings.friendly(info.device, info.vendor, info.model),
+                                location=(override and override.location) or self.settings.location,
+                                info=(override and override.info) or "")
+
+    def _metadata_changed(self, wsd: WsdDevice) -> None:
+        if self.discovery is not None:
+            self.discovery.device_changed(wsd.discoverable(self.url_on))
 
     def reload(self, settings: Settings) -> None:
         """SIGHUP: names, locations and push settings from the config again; clients hear of changes."""
         self.settings = replace(self.settings, friendly_name=settings.friendly_name, location=settings.location,
                                 scanners=settings.scanners, push_destination=settings.push_destination)
-        for scanner in self.scanners.values():
-            if self.describe(scanner):
-                log.info("{scanner}: description changed, telling subscribers", scanner=scanner.name)
-                events = self.events[scanner.uuid]
-                events.name = scanner.name
-                caps, defaults = scanner.capabilities, scanner.default_parameters
-                events.notify(ns.scan_action("ScannerElementsChangeEvent"),
-                              lambda: msg.elements_change_event(caps, defaults))
-                if self.discovery is not None:
-                    self.discovery.device_changed(self.discoverable_device(scanner))
+        for entry in self.served.values():
+            self._describe(entry.scanner)
 
-    def _job_changed(self, scanner: Scanner, job) -> None:
-        events = self.events.get(scanner.uuid)
-        if events is not None:
-            snapshot = job.snapshot()
-            events.notify(ns.scan_action("JobStatusEvent"), lambda: msg.job_status_event(snapshot))
-            if job.state.ended:
-                events.notify(ns.scan_action("JobEndStateEvent"), lambda: msg.job_end_state_event(snapshot))
-        if job.state.ended:
-            log.info("job {job} on {scanner} ended: {state} ({reasons}), {n} image(s)", job=job.id,
-                     scanner=scanner.name, state=job.state.value, reasons=words(job.reasons),
-                     n=job.scans_completed)
-
-    def _status_changed(self, scanner: Scanner) -> None:
-        """ScannerStatus changed: tell subscribers what changed, as the WSD Scan events split it."""
-        events = self.events.get(scanner.uuid)
-        if events is None:
-            return
-        old, new = self.last_status[scanner.uuid], scanner.scanner_status()
-        self.last_status[scanner.uuid] = new
-        if (old.state, old.reasons) != (new.state, new.reasons):
-            log.info("{scanner} is {state} ({reasons})", scanner=scanner.name, state=new.state.value,
-                     reasons=words(new.reasons))
-        for name, body in msg.status_change_events(old, new):
-            events.notify(ns.scan_action(name), body)
-
-    def find_scanner(self, key: str) -> Scanner | None:
+    def find_scanner(self, key: str) -> ServedScanner | None:
         """A scanner by UUID, SANE name or friendly name (case-insensitive)."""
-        for scanner in self.scanners.values():
-            if key in (scanner.uuid, scanner.info.name) or key.casefold() == scanner.name.casefold():
-                return scanner
+        for entry in self.served.values():
+            scanner = entry.scanner
+            if key in (scanner.uuid, scanner.identity.device) or key.casefold() == scanner.name.casefold():
+                return entry
         return None
 
-    def push_scan(self, scanner_key: str | None, destination: str | None):
+    def push_scan(self, scanner_key: str | None, destination: str | None) -> PendingScan:
         """Offer a scan started at the device to the chosen PC (ScanAvailableEvent)."""
-        scanner = self.find_scanner(scanner_key) if scanner_key else next(iter(self.scanners.values()), None)
-        if scanner is None:
+        entry = self.find_scanner(scanner_key) if scanner_key else next(iter(self.served.values()), None)
+        if entry is None:
             raise NoDestination(f"no scanner {scanner_key!r}")
-        return self.push[scanner.uuid].announce(destination or self.settings.push_destination or None)
+        return entry.wsd.push.announce(destination or self.settings.push_destination or None)
+
+    def panels(self) -> list[ScannerPanel]:
+        """What the status page shows of each scanner."""
+        return [self._panel(entry) for entry in self.served.values()]
+
+    @staticmethod
+    def _panel(entry: ServedScanner) -> ScannerPanel:
+        scanner, subscribers = entry.scanner, entry.wsd.subscribers()
+        if subscribers.count:
+            text = f"{subscribers.count} from {', '.join(subscribers.peers)}"
+            if subscribers.destinations:
+                text += f"; push-scan destinations: {', '.join(subscribers.destinations)}"
+        else:
+            text = "none (a PC subscribes when it installs the scanner)"
+        return ScannerPanel(
+            name=scanner.name, device=scanner.identity.device, endpoint=f"urn:uuid:{scanner.uuid}",
+            status=scanner.status(), sources=tuple(s.value for s in scanner.capabilities.sources()),
+            formats=scanner.capabilities.formats, subscribers=text,
+            jobs=tuple(scanner.active_jobs() + scanner.job_history()))
+
+    # ------------------------------------------------------------ the network
 
     def listen(self) -> None:
         """Every address, IPv6 and IPv4 on one socket: addresses that come later (DHCP, IPv6 link-local)
@@ -236,34 +229,42 @@ class Gateway:
         literal = f"[{host}]" if ":" in host else host
         return f"http://{literal}:{self.settings.port}/{uuid}"
 
-    def discoverable_device(self, scanner: Scanner) -> DiscoverableDevice:
-        return DiscoverableDevice(
-            endpoint=f"urn:uuid:{scanner.uuid}",
-            types=(ns.DEVICE_TYPE, ns.SCAN_DEVICE_TYPE),
-            scopes=(),
-            metadata_version=scanner.metadata_version,
-            xaddr=lambda host, uuid=scanner.uuid: self.url_on(host, uuid),
-        )
-
-    def discoverable(self):
-        return [self.discoverable_device(s) for s in self.scanners.values()]
-
     def start_discovery(self) -> None:
-        self.discovery = DiscoveryService(self.discoverable,
+        self.discovery = DiscoveryService(lambda: [e.wsd.discoverable(self.url_on) for e in self.served.values()],
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
                                           allowed_networks=self.settings.allowed_networks)
         self.discovery.startService()
 
+    # ------------------------------------------------------------ start and stop
+
+    @defer.inlineCallbacks
+    def start(self):
+        found, wanted = yield self.find_devices()
+        if not found:
+            log.warn("SANE found no scanner")
+        if wanted and all(d.is_test for d in wanted) and self.settings.test_device == "auto":
+            log.warn("no real scanner found: serving SANE's test device instead "
+                     "(set test_device = no in the config to turn this off)")
+        for served in wanted:
+            yield self.add_scanner(served)
+        self.root.putChild(b"push", PushResource(lambda s, d: self.push_scan(s, d).destination,
+                                                 ensure_token(self.settings.state_dir)))
+        self.listen()
+        if self.settings.discovery:
+            self.start_discovery()
+        log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
+                 version=__version__, n=len(self.served), port=self.settings.port)
+
     @defer.inlineCallbacks
     def stop(self):
-        for watcher in self.watchers:
-            watcher.stop()
-        ends = [events.end_all(STATUS_SHUTTING_DOWN, "the gateway is stopping") for events in self.events.values()]
+        for entry in self.served.values():
+            if entry.buttons is not None:
+                entry.buttons.stop()
+        ends = [entry.wsd.close() for entry in self.served.values()]
         if self.discovery is not None:
             yield self.discovery.stopService()
         yield defer.DeferredList(ends)
         for port in self.ports:
             yield port.stopListening()
-        for scanner in self.scanners.values():
-            scanner.stop()
+        yield defer.DeferredList([entry.scanner.stop() for entry in self.served.values()])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from gateway import __version__
 from gateway.config import DEFAULT_CONFIG, DEFAULT_PORT, LOG_LEVELS, ConfigError, load, with_flags
@@ -95,11 +97,11 @@ SIGNAL_CHECK_INTERVAL = 1.0
 """Seconds between checks that no SANE backend thread changed the gateway's signal handling."""
 
 
-def run(settings, args) -> int:
+def run(settings, args, parts: Parts) -> int:
     from twisted.internet import reactor
     from twisted.logger import Logger
 
-    from gateway.app import Gateway
+    from gateway.app import Gateway, sane_library
     from twisted.internet.task import LoopingCall
 
     from gateway.scanner.saneapi import keep_signal_handling, restore_signal_handling
@@ -109,7 +111,7 @@ def run(settings, args) -> int:
     log = Logger()
     start_logging(settings.log_level)
     try:
-        gateway = Gateway(settings, reactor)
+        gateway = Gateway(settings, reactor, sane_library(settings, parts.sane_library), **parts.gateway_options())
     except StateFileError as e:
         log.critical("cannot start: {error} (free space in the state directory, or fix its permissions, "
                      "then start again)", error=e)
@@ -144,13 +146,13 @@ def run(settings, args) -> int:
     return 1 if failed else 0
 
 
-def list_scanners(settings) -> int:
+def list_scanners(settings, parts: Parts) -> int:
     from twisted.internet import task
 
-    from gateway.app import Gateway
+    from gateway.app import Gateway, sane_library
 
     def main(reactor):
-        gateway = Gateway(settings, reactor)
+        gateway = Gateway(settings, reactor, sane_library(settings, parts.sane_library), **parts.gateway_options())
 
         async def go():
             _found, wanted = await gateway.find_devices()
@@ -158,10 +160,11 @@ def list_scanners(settings) -> int:
                 print("No scanner found. Check `scanimage -L`, and that this user may open the device.")
             for served in wanted:
                 await gateway.add_scanner(served)
-            for scanner in gateway.scanners.values():
+            for entry in gateway.served.values():
+                scanner = entry.scanner
                 caps = scanner.capabilities
                 print(f"{scanner.name}")
-                print(f"  SANE device: {scanner.info.name}")
+                print(f"  SANE device: {scanner.identity.device}")
                 print(f"  UUID:        {scanner.uuid}")
                 print(f"  URL:         {gateway.url_on('HOST', scanner.uuid)}/scan")
                 for source in caps.sources():
@@ -170,7 +173,7 @@ def list_scanners(settings) -> int:
                           f"{min(sc.resolutions_x)}-{max(sc.resolutions_x)} dpi; "
                           f"up to {sc.max_size.width / 1000:.2f} x {sc.max_size.height / 1000:.2f} in")
                 print(f"  Formats:     {', '.join(caps.formats)}")
-                scanner.stop()
+                await scanner.stop()
         from twisted.internet.defer import ensureDeferred
         return ensureDeferred(go())
 
@@ -213,7 +216,20 @@ def push(settings, scanner: str, destination: str | None) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class Parts:
+    """What the gateway is built from that a test may swap: the SANE library (a fake at the python-sane
+    boundary) and the RetrieveImage deadline. The defaults are the real ones."""
+
+    sane_library: Callable[[str], Any] | None = None
+    """config_dir -> a saneapi.SaneLibrary (default: the real one)."""
+    retrieve_timeout: float | None = None
+
+    def gateway_options(self) -> dict:
+        return {} if self.retrieve_timeout is None else {"retrieve_timeout": self.retrieve_timeout}
+
+
+def main(argv: list[str] | None = None, parts: Parts = Parts()) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.command is None:
@@ -225,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sane-wsd-gateway: {e}", file=sys.stderr)
         return 2
     if args.command == "list":
-        return list_scanners(settings)
+        return list_scanners(settings, parts)
     if args.command == "push":
         return push(settings, args.scanner, args.destination)
-    return run(settings, args)
+    return run(settings, args, parts)

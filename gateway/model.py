@@ -375,19 +375,42 @@ class ScannerStatus:
     history: tuple[tuple[Condition, datetime], ...] = ()
 
 
-@dataclass
-class JobSnapshot:
-    """What the wire needs to know of a job: JobStatus, ticket and documents."""
+@dataclass(frozen=True)
+class JobView:
+    """A job as front ends see it: read it, never change it (``scanner/jobs.py`` owns the job)."""
 
     id: int
+    token: str = field(repr=False)
+    """What a client shows to retrieve the job's images: give it only to the client that created the job."""
+    owner: str | None
     state: JobState
     reasons: tuple[JobStateReason, ...]
-    scans_completed: int
+    images_done: int
+    feeder_empty: bool
+    """The feeder ran out of paper (or one multi-page file took every page it had)."""
+    more_images: bool
+    """A next document may still be retrieved."""
     created: datetime
     completed: datetime | None
     ticket: ScanTicket
     final: FinalParameters
-    documents: tuple[str, ...] = field(default_factory=tuple)
+    image_info: ImageInformation
+    documents: tuple[str, ...] = ()
+    """The name of each image retrieved so far."""
+
+
+@dataclass(frozen=True)
+class ScannerIdentity:
+    """What a scanner is, for as long as it is served."""
+
+    uuid: str
+    """Stable across restarts (kept in the state directory)."""
+    device: str
+    """The SANE device name."""
+    vendor: str
+    model: str
+    serial: str
+    """The best identification of the physical device there is (USB ids and serial, else the SANE name)."""
 
 
 class ErrorKind(enum.Enum):

@@ -115,3 +115,28 @@ def read_json_mapping(path: Path, consequence: str) -> dict:
 
 def write_json(path: Path, value: dict) -> None:
     write_atomic(path, json.dumps(value, indent=2, sort_keys=True) + "\n", 0o600)
+
+
+class JsonStateFile:
+    """A small mapping kept as one JSON file in the state directory, replaced atomically.
+
+    A file that is not a JSON object is kept aside (``NAME.corrupt-TIME``), never
+    silently replaced. A change that cannot be saved (a full disk) is logged, kept
+    in memory, and saved with the next change.
+    """
+
+    filename = ""
+    lost = "its contents start anew"
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / self.filename
+        self._map = read_json_mapping(self.path, self.lost)
+        self.unsaved = False
+
+    def _save(self) -> None:
+        try:
+            write_json(self.path, self._map)
+            self.unsaved = False
+        except StateFileError as e:
+            self.unsaved = True
+            log.error("{error}; kept in memory only until it can be saved", error=e)

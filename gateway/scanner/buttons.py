@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -43,12 +44,18 @@ def read_sensors(dev: SaneDevice) -> dict[str, int]:
 
 
 class ButtonWatcher:
-    """Polls one scanner's buttons; calls ``pressed(name)`` on each press and ``cover(open)`` on changes."""
+    """Polls one scanner's buttons; calls ``pressed(name)`` on each press and ``cover(open)`` on changes.
 
-    def __init__(self, scanner, interval: float, pressed: Callable[[str], None],
-                 cover: Callable[[bool], None] = lambda is_open: None, clock=None):
-        self.scanner = scanner
+    ``read()`` reads the values (a Deferred dict, on the device thread); ``idle()`` says whether no job
+    runs, the only time the device may be opened for it.
+    """
+
+    def __init__(self, name: str, read: Callable[[], defer.Deferred], idle: Callable[[], bool], interval: float,
+                 pressed: Callable[[str], None], cover: Callable[[bool], None] = lambda is_open: None, clock=None):
+        self.name = name
         self.interval = interval
+        self._read = read
+        self._idle = idle
         self._pressed = pressed
         self._cover = cover
         self._last: dict[str, int] = {}
@@ -65,10 +72,10 @@ class ButtonWatcher:
             self._loop.stop()
 
     def poll(self) -> None:
-        if self._polling or self.scanner.jobs.busy():
+        if self._polling or not self._idle():
             return
         self._polling = True
-        d = self.scanner.session.run(self.scanner.session.probe, read_sensors)
+        d = self._read()
         d.addCallbacks(self._seen, lambda f: log.debug("button poll failed: {e}", e=f.getErrorMessage()))
         d.addBoth(self._done)
 
@@ -82,6 +89,6 @@ class ButtonWatcher:
                 if before is None or bool(before) != bool(value):
                     self._cover(bool(value))
             elif value and not before and before is not None:
-                log.info("button {name} pressed on {scanner}", name=name, scanner=self.scanner.name)
+                log.info("button {name} pressed on {scanner}", name=name, scanner=self.name)
                 self._pressed(name)
         self._last = values

@@ -1,33 +1,37 @@
-"""One SANE scanner as the scan service sees it: capabilities, status, jobs, images.
+"""One SANE scanner on the reactor side: what every front end calls (``scanner_api.ScannerCore``).
 
-Methods run on the reactor and return Deferreds; SANE work goes to the
-device's own thread (``session.py``). The image path is injected
-(``DocumentOpener``) so that this layer knows nothing of file formats or HTTP.
+Methods run on the reactor and return at once or with a Deferred; SANE work
+goes to the device's own thread (``session.py``), job state to the job table
+(``jobs.py``), conditions to the status tracker. The image path is injected
+(``DocumentOpener``) and the format table handed in, so that this layer
+knows nothing of file formats, HTTP or any protocol.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from gateway.model import (
-    Capabilities, ErrorKind, FinalParameters, FormatTable, ImageInfo, ImageInformation, InputSource, JobError, JobSnapshot,
-    JobState, JobStateReason, PixelWindow, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide,
+    Capabilities, ErrorKind, FinalParameters, FormatTable, ImageInfo, ImageInformation, JobError, JobState,
+    JobView, ScannerIdentity, ScannerStatus, ScanTicket, ServiceError, Size, UsedSide, words,
 )
 from gateway.pipe import PipeClosed, ThreadPipe
 from gateway.scanner.capabilities import DeviceProfile, read_capabilities
-from gateway.scanner.jobs import Job, JobTable
-from gateway.scanner.saneapi import DeviceInfo, FrameParameters, SaneError, Status
-from gateway.scanner.session import DEVICE_TIMEOUT, AppliedSettings, DeviceSession, PageSink
-from gateway.scanner.status import StatusTracker
-from gateway.scanner.ticket import (
-    Placement, default_parameters, enclosing_area, image_window, negotiate, place, sane_settings, settle,
-    source_profile,
+from gateway.scanner.inventory import ServedDevice
+from gateway.scanner.jobs import RETRIEVE_TIMEOUT, Failure, Job, JobTable
+from gateway.scanner.saneapi import SaneError, SaneLibrary, Status
+from gateway.scanner.buttons import read_sensors
+from gateway.scanner.session import (
+    DEVICE_TIMEOUT, DeviceSession, DocumentOpener, DocumentPlan, DocumentResult,
 )
+from gateway.scanner.status import StatusTracker
+from gateway.scanner.ticket import default_parameters, image_window, negotiate, settle
+from gateway.scanner_api import ImageStream, ScannerListener
 
 log = Logger()
 
@@ -35,236 +39,233 @@ WATCH_INTERVAL = 1.0
 """Seconds between two looks of the watchdog at the device call in progress."""
 
 
-class DocumentSink(Protocol):
-    """One file that pages are encoded into, written to a pipe (``frames_to_files.DocumentWriter`` is one)."""
-
-    multi_page: bool
-
-    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None) -> PageSink: ...
-    def finish(self) -> None: ...
-    def abort(self) -> None: ...
-
-
-DocumentOpener = Callable[[FinalParameters, ThreadPipe], DocumentSink]
-
-
-@dataclass(frozen=True)
-class ImageTransfer:
-    """A page that started scanning: its bytes arrive through ``pipe``, which also says how it ended."""
-
-    content_type: str
-    pipe: ThreadPipe
-    job: Job
-
-
-def predicted_info(side: UsedSide, bytes_per_line: Callable[[int, UsedSide], int],
-                   size: Size | None = None) -> ImageInfo:
+def predicted_info(side: UsedSide, row_bytes: Callable[[int, UsedSide], int], size: Size | None = None) -> ImageInfo:
     """ImageInfo of the ticket's image (``size``: the pixels the device will really deliver)."""
     if size is None:
         window = image_window(side)
         size = Size(window.width, window.height)
-    return ImageInfo(size.width, size.height, bytes_per_line(size.width, side))
+    return ImageInfo(size.width, size.height, row_bytes(size.width, side))
+
+
+@dataclass
+class _Retrieve:
+    """A document being scanned: where its bytes go, and who waits for its first rows."""
+
+    job: Job
+    pipe: ThreadPipe
+    session: DeviceSession
+    name: str | None
+    started: defer.Deferred = field(default_factory=defer.Deferred)
 
 
 class Scanner:
-    def __init__(self, reactor, library, info: DeviceInfo, *, uuid: str, name: str, formats: FormatTable,
-                 open_document: DocumentOpener,
-                 on_job_change: Callable[["Scanner", Job], None] = lambda s, j: None,
-                 on_status_change: Callable[["Scanner"], None] = lambda s: None,
-                 streams_images: bool = True,
-                 device_timeout: float = DEVICE_TIMEOUT):
+    """One scanner, whichever front end drives it: capabilities, status, one job at a time, its images."""
+
+    def __init__(self, reactor, library: SaneLibrary, served: ServedDevice, *, name: str, formats: FormatTable,
+                 open_document: DocumentOpener, streams_images: bool = True,
+                 device_timeout: float = DEVICE_TIMEOUT, retrieve_timeout: float = RETRIEVE_TIMEOUT):
+        info = served.info
         self.reactor = reactor
-        self.info = info
-        self.uuid = uuid
-        self.name = name
+        self.identity = ScannerIdentity(uuid=served.uuid, device=info.name, vendor=info.vendor, model=info.model,
+                                        serial=served.identity)
         self.formats = formats
+        self._name = name
         self._open_document = open_document
-        self._on_job_change = on_job_change
-        # Whether a page's bytes reach the client while it is scanned (else the front end spools them).
-        self._scanning_reason = (JobStateReason.SCANNING_AND_TRANSFERRING if streams_images
-                                 else JobStateReason.SCANNING)
+        # Whether a document's bytes reach the client while it is scanned (else the front end spools them).
+        self._streams = streams_images
         self._open_device = lambda: library.open(info)
         self.session = DeviceSession(reactor, self._open_device, info.name, device_timeout)
-        self.jobs = JobTable(reactor, on_timeout=self._timed_out, on_change=lambda job: on_job_change(self, job))
-        self.status = StatusTracker(on_change=lambda _s: on_status_change(self))
-        self.capabilities: Capabilities | None = None
+        self._listeners: list[ScannerListener] = []
+        self.jobs = JobTable(reactor, on_change=self._job_changed, on_timeout=self._timed_out,
+                             timeout=retrieve_timeout)
+        self._status = StatusTracker(on_change=self._status_changed)
+        self._last_status = self._status.current()
+        self._capabilities: Capabilities | None = None
         self.profile: DeviceProfile | None = None
-        self._transfer: ImageTransfer | None = None
-        self._starting: defer.Deferred | None = None
-        self._creating = False
+        self._retrieve: _Retrieve | None = None
         self._interrupted_at: float | None = None
+        self._stopped = False
         self._watchdog = task.LoopingCall(self._watch_device)
         self._watchdog.clock = reactor
         self._watchdog.start(WATCH_INTERVAL, now=False)
+
+    # ------------------------------------------------------------ what it is
+
+    @property
+    def uuid(self) -> str:
+        return self.identity.uuid
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def default_parameters(self) -> FinalParameters:
+        return default_parameters(self._capabilities, self.formats)
 
     @defer.inlineCallbacks
     def load(self):
         """Read the capabilities from the device's real options."""
         caps, profile = yield self.session.run(
-            self.session.probe, lambda dev: read_capabilities(dev, self.name, self.formats.names))
-        self.capabilities, self.profile = caps, profile
+            self.session.probe, lambda dev: read_capabilities(dev, self._name, self.formats.names))
+        self._capabilities, self.profile = caps, profile
         return caps
 
-    def stop(self) -> None:
-        """Stop a scan in progress, close the device, end the device thread."""
-        if self._watchdog.running:
-            self._watchdog.stop()
-        self.session.cancel_requested = True
-        if self._transfer is not None:
-            self._transfer.pipe.abort("the gateway is stopping")
-        self.session.run(self.session.release)
-        self.session.stop()
+    def describe(self, name: str, location: str, info: str) -> bool:
+        """A new name, location or description; listeners hear of it. True when anything changed."""
+        caps = replace(self._capabilities, name=name, location=location, info=info)
+        if (caps, name) == (self._capabilities, self._name):
+            return False
+        self._name, self._capabilities = name, caps
+        for listener in list(self._listeners):
+            listener.description_changed()
+        return True
 
-    @property
-    def default_parameters(self) -> FinalParameters:
-        return default_parameters(self.capabilities, self.formats)
+    def listen(self, listener: ScannerListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def status(self) -> ScannerStatus:
+        return self._status.current()
+
+    # ------------------------------------------------------------ tickets and jobs
 
     def _image_information(self, final: FinalParameters, size: Size | None = None) -> ImageInformation:
+        row_bytes = self.formats[final.format.value].row_bytes
+
         def bpl(ppl: int, side: UsedSide) -> int:
-            return self.formats[final.format.value].row_bytes(ppl, side.color)
+            return row_bytes(ppl, side.color)
         back = predicted_info(final.back, bpl, size) if final.back else None
         return ImageInformation(predicted_info(final.front, bpl, size), back)
 
     def negotiate(self, ticket: ScanTicket) -> FinalParameters:
-        return negotiate(ticket, self.capabilities, self.formats)
+        return negotiate(ticket, self._capabilities, self.formats)
 
     def validate(self, ticket: ScanTicket) -> tuple[FinalParameters, ImageInformation]:
-        """ValidateScanTicket: no device access, so it never disturbs a running job."""
+        """No device access, so it never disturbs a running job."""
         final = self.negotiate(ticket)
         return final, self._image_information(final)
 
     @defer.inlineCallbacks
     def create_job(self, ticket: ScanTicket, owner: str | None = None):
         """Set the device up for a ticket and register the job; one at a time, from the first request on."""
-        if self.jobs.busy() or self._creating:
-            raise JobError(ErrorKind.BUSY, "the scanner is busy with another job")
-        final = self.negotiate(ticket)
-        self._creating = True
+        self.jobs.begin_setup()
         try:
-            window, applied, placement = yield self.session.run(self._apply_ticket, final).addTimeout(
+            final = self.negotiate(ticket)
+            setup = yield self.session.run(self.session.set_up, final, self.profile).addTimeout(
                 2 * self.session.device_timeout, self.reactor)
-            p = applied.parameters
-            settled = settle(final, ticket, window, placement, p.pixels_per_line, p.lines)
+            p = setup.applied.parameters
+            settled = settle(final, ticket, setup.window, setup.placement, p.pixels_per_line, p.lines)
         except SaneError as e:
+            self.jobs.setup_failed()
             yield self.session.run(self.session.release)
-            self.status.sane_error(e.status)
+            self._status.sane_error(e.status)
             raise ServiceError(ErrorKind.DEVICE, f"the scanner reports: {e.message}") from None
         except ServiceError:
+            self.jobs.setup_failed()
             yield self.session.run(self.session.release)
             raise
         except defer.TimeoutError:  # the device thread is stuck (the watchdog gives it up)
+            self.jobs.setup_failed()
             raise ServiceError(ErrorKind.DEVICE, "the scanner does not answer") from None
-        finally:
-            self._creating = False
+        except BaseException:
+            self.jobs.setup_failed()
+            raise
         final = settled.final
-        info = self._image_information(final, settled.image)
-        job = self.jobs.create(ticket, final, info, owner)
-        job.window = settled.crop
-        log.info("job {job} created on {scanner}: {source} {color} {dpi} dpi {fmt}", job=job.id, scanner=self.name,
+        job = self.jobs.create(ticket, final, self._image_information(final, settled.image), settled.crop, owner)
+        log.info("job {job} created on {scanner}: {source} {color} {dpi} dpi {fmt}", job=job.id, scanner=self._name,
                  source=final.input_source.value.value, color=final.front.color.value,
                  dpi=final.front.resolution.width, fmt=final.format.value)
-        return job
+        return job.view()
 
-    def _apply_ticket(self, final: FinalParameters) -> tuple[PixelWindow, AppliedSettings, Placement]:
-        """On the device thread: set a job's options, with the smallest scan area that holds its image.
-
-        A backend whose pixel count falls short of the area (its own rounding) gets that edge moved
-        out by one of its steps, a few times at most.
-        """
-        side = final.front
-        window = image_window(side)
-        unit, geometry = self.profile.geometry_unit, source_profile(final, self.profile).geometry
-        outwards = (0, 0, 0, 0)
-        area = enclosing_area(window, side.resolution, unit, geometry, outwards)
-        for _attempt in range(4):
-            applied = self.session.apply(sane_settings(final, side, self.profile, area))
-            p = applied.parameters
-            placement = place(window, side.resolution, unit, applied.values, p.pixels_per_line, p.lines)
-            outwards = tuple(o + s for o, s in zip(outwards, placement.short))
-            wider = enclosing_area(window, side.resolution, unit, geometry, outwards)
-            if wider == area:
-                break
-            area = wider
-        return window, applied, placement
-
-    def retrieve(self, job_id: int, token: str) -> defer.Deferred:
-        """Start the next image of a job (every image, for a multi-page format).
-
-        Fires with an ImageTransfer once the scanner delivers rows, or fails
-        with the ServiceError the client is to be told.
-        """
+    def next_document(self, job_id: int, token: str, name: str | None = None) -> defer.Deferred:
+        """Start the job's next document (every image, for a multi-page format): an ImageStream once the
+        scanner delivers rows, or the ServiceError the client is to be told."""
         job = self.jobs.for_retrieve(job_id, token)
-        self.jobs.retrieve_started(job, self._scanning_reason)
-        self.status.busy(True)
-        pipe = ThreadPipe(self.reactor)
-        started: defer.Deferred = defer.Deferred()
-        transfer = ImageTransfer(self.formats[job.final.format.value].content_type, pipe, job)
-        self._transfer = transfer
-        self._starting = started
-        session = self.session
+        plan = DocumentPlan(job.final, job.crop, job.images_done, job.images_wanted)
+        self.jobs.retrieve_started(job, streaming=self._streams)
+        self._status.busy(True)
+        retrieve = _Retrieve(job, ThreadPipe(self.reactor), self.session, name)
+        self._retrieve = retrieve
 
-        def transferred(result):
-            if session is not self.session:
-                return self._abandoned_session_returned(session, pipe)
-            images, last = result
-            pipe.close(None)
-            job.no_more_images = job.no_more_images or last
-            self._transfer_ended(job, images, None)
+        def first_rows():
+            self.reactor.callFromThread(self._first_rows, retrieve)
+        d = retrieve.session.run(retrieve.session.scan_document, plan, self._open_document, retrieve.pipe, first_rows)
+        d.addCallbacks(self._scanned, self._failed, callbackArgs=(retrieve,), errbackArgs=(retrieve,))
+        return retrieve.started
 
-        def failed(failure):
-            if session is not self.session:
-                return self._abandoned_session_returned(session, pipe)
-            error = failure.value
-            pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
-            self._transfer_ended(job, 0, failure)
-            if not started.called:
-                started.errback(self._service_error(error, job))
+    def _first_rows(self, retrieve: _Retrieve) -> None:
+        if retrieve.started.called:
+            return  # given up by the watchdog before its first rows came
+        name = self.jobs.document_named(retrieve.job, retrieve.name)
+        self._status.page_started()
+        content_type = self.formats[retrieve.job.final.format.value].content_type
+        retrieve.started.callback(ImageStream(content_type, retrieve.pipe, retrieve.job.view(), name))
 
-        first_page = lambda: self.reactor.callFromThread(self._transfer_started, transfer, started)  # noqa: E731
-        session.run(self._scan_document, session, job, pipe, first_page).addCallbacks(transferred, failed)
-        return started
+    def _scanned(self, result: DocumentResult, retrieve: _Retrieve) -> None:
+        if self._stopped:
+            return retrieve.pipe.close(None)
+        if retrieve.session is not self.session:
+            return self._abandoned_session_returned(retrieve)
+        retrieve.pipe.close(None)
+        self._retrieve = None
+        self.jobs.retrieve_ended(retrieve.job, result.images, feeder_empty=result.feeder_empty,
+                                 held_all=result.held_all)
+        self._document_ended(retrieve.job)
 
-    def _scan_document(self, session: DeviceSession, job: Job, pipe: ThreadPipe,
-                       first_page: Callable[[], None]) -> tuple[int, bool]:
-        """On the device thread: the pages of one RetrieveImage into one document.
+    def _failed(self, failure, retrieve: _Retrieve) -> None:
+        if self._stopped:
+            return retrieve.pipe.close(None)
+        if retrieve.session is not self.session:
+            return self._abandoned_session_returned(retrieve)
+        error = failure.value
+        retrieve.pipe.close(error if isinstance(error, Exception) else Exception(str(error)))
+        self._retrieve = None
+        job = retrieve.job
+        if job.state is JobState.TERMINATING:
+            self.jobs.retrieve_failed(job, Failure.CANCELLED_AT_DEVICE)  # it ends Canceled, as asked
+        elif self._feeder_ran_empty(error, job):
+            if job.images_done == 0:
+                self._status.sane_error(error.status)
+            self.jobs.retrieve_ended(job, 0, feeder_empty=True)
+        else:
+            self.jobs.retrieve_failed(job, self._failure(error, failure, job))
+        self._document_ended(job)
+        if not retrieve.started.called:
+            retrieve.started.errback(self._service_error(error, job))
 
-        Returns (images scanned, whether the job has no more images: the
-        feeder ran empty, or the document was multi-page and holds them all).
-        """
-        document = self._open_document(job.final, pipe)
-        images, feeder_empty = 0, False
-        try:
-            while True:
-                n = job.scans_completed + images
-                side = job.final.back if job.final.back is not None and n % 2 == 1 else job.final.front
+    @staticmethod
+    def _feeder_ran_empty(error: BaseException, job: Job) -> bool:
+        """An empty feeder ends the job well after its first image, or for a feeder job at once."""
+        return isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
+            job.images_done > 0 or not job.from_platen)
 
-                def open_page(params: FrameParameters, side=side) -> PageSink:
-                    sink = document.page(side, params, job.window)
-                    if images == 0:
-                        first_page()
-                    return sink
-                try:
-                    session.scan_page(open_page)
-                except SaneError as e:
-                    if e.status is Status.NO_DOCS and images > 0:
-                        feeder_empty = True
-                        break
-                    raise
-                images += 1
-                wanted = job.images_wanted
-                if not document.multi_page or (wanted and job.scans_completed + images >= wanted):
-                    break
-                if job.final.input_source.value is InputSource.PLATEN:
-                    break
-            document.finish()
-        except BaseException:
-            document.abort()
-            raise
-        return images, feeder_empty or document.multi_page
+    def _failure(self, error: BaseException, failure, job: Job) -> Failure:
+        """What ended a scan, said once in the log where it is not the client's own doing."""
+        if isinstance(error, SaneError) and error.status is Status.CANCELLED:
+            # Not cancelled by a client (that job is Terminating): stopped at the scanner itself.
+            return Failure.CANCELLED_AT_DEVICE
+        if isinstance(error, PipeClosed):
+            return Failure.TRANSFER_STOPPED
+        if isinstance(error, OSError):
+            # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
+            log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
+                      job=job.id, scanner=self._name, dir=tempfile.gettempdir(), error=error)
+            return Failure.STORAGE_FULL
+        if isinstance(error, SaneError):
+            log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self._name,
+                     error=error.message)
+            return self._status.sane_error(error.status).failure
+        log.failure("scan of job {job} failed", failure, job=job.id)
+        return Failure.INTERNAL
 
     def _service_error(self, error: BaseException, job: Job) -> ServiceError:
-        """What the client is told when a page could not start."""
-        if job.no_more_images:
+        """What the client is told when a document could not start."""
+        if job.feeder_empty:
             return JobError(ErrorKind.NO_IMAGES, "the feeder is empty")
         if job.state is JobState.CANCELED:
             return JobError(ErrorKind.CANCELLED, "the job was cancelled")
@@ -272,63 +273,8 @@ class Scanner:
             return ServiceError(ErrorKind.DEVICE, f"the scanner reports: {error.message}")
         return ServiceError(ErrorKind.DEVICE, "the scan failed")
 
-    def scanner_status(self) -> ScannerStatus:
-        return self.status.current()
-
-    def job_snapshot(self, job_id: int) -> JobSnapshot:
-        return self.jobs.find(job_id).snapshot()
-
-    def active_jobs(self) -> list[JobSnapshot]:
-        return [j.snapshot() for j in self.jobs.active]
-
-    def job_history(self) -> list[JobSnapshot]:
-        return [j.snapshot() for j in self.jobs.history]
-
-    def _transfer_started(self, transfer: ImageTransfer, started: defer.Deferred) -> None:
-        if started.called:
-            return  # given up by the watchdog before its first rows came
-        self.status.page_started()
-        started.callback(transfer)
-
-    def _transfer_ended(self, job: Job, images: int, failure) -> None:
-        self._transfer = None
-        error = failure.value if failure is not None else None
-        if job.state is JobState.TERMINATING:
-            job.retrieving = False
-            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
-        elif error is None:
-            self.jobs.retrieve_finished(job, images)
-        elif isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
-                job.scans_completed > 0 or job.final.input_source.value is not InputSource.PLATEN):
-            job.no_more_images = True
-            if job.scans_completed == 0:
-                self.status.sane_error(error.status)
-            self.jobs.retrieve_finished(job, 0)
-        elif isinstance(error, SaneError) and error.status is Status.CANCELLED or job.state.ended:
-            job.retrieving = False
-            # Not cancelled through CancelJob (that job is Terminating): stopped at the scanner itself.
-            self.jobs.end(job, JobState.CANCELED, (JobStateReason.CANCELED_AT_DEVICE,))
-        elif isinstance(error, PipeClosed):
-            job.retrieving = False
-            # The schema has no reason for a failed transfer: the job ended with an error.
-            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
-        elif isinstance(error, OSError):
-            # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
-            job.retrieving = False
-            log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
-                      job=job.id, scanner=self.name, dir=tempfile.gettempdir(), error=error)
-            self.jobs.end(job, JobState.ABORTED, (JobStateReason.COMPLETED_WITH_ERRORS,))
-        else:
-            job.retrieving = False
-            reason = JobStateReason.COMPLETED_WITH_ERRORS
-            if isinstance(error, SaneError):
-                reason = self.status.sane_error(error.status).job_reason
-                log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self.name,
-                         error=error.message)
-            else:
-                log.failure("scan of job {job} failed", failure, job=job.id)
-            self.jobs.end(job, JobState.ABORTED, (reason,))
-        self.status.busy(False)
+    def _document_ended(self, job: Job) -> None:
+        self._status.busy(False)
         if job.state.ended:
             self.session.run(self.session.release)
 
@@ -337,16 +283,55 @@ class Scanner:
         job = self.jobs.find(job_id, owner)
         if job.state.ended:
             raise JobError(ErrorKind.NOT_FOUND, f"job {job_id} has already ended")
-        if job.retrieving:
+        if self.jobs.cancel_requested(job):
             # The device thread is still in the scan: the job ends (Canceled) when it stops.
-            self.session.cancel_requested = True
-            if self._transfer is not None and self._transfer.job is job:
-                self._transfer.pipe.abort("the job was cancelled")
-            self.jobs.set_state(job, JobState.TERMINATING, (JobStateReason.NONE,))
-        elif job.state is not JobState.TERMINATING:
-            self.jobs.end(job, JobState.CANCELED, (JobStateReason.NONE,))
+            self.session.request_cancel()
+            if self._retrieve is not None and self._retrieve.job is job:
+                self._retrieve.pipe.abort("the job was cancelled")
+        elif job.state.ended:
             self.session.run(self.session.release)
-        log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self.name)
+        log.info("job {job} on {scanner} cancelled", job=job.id, scanner=self._name)
+
+    def job(self, job_id: int, owner: str | None = None) -> JobView:
+        return self.jobs.find(job_id, owner).view()
+
+    def active_jobs(self) -> list[JobView]:
+        return [j.view() for j in self.jobs.active]
+
+    def job_history(self) -> list[JobView]:
+        return [j.view() for j in self.jobs.history]
+
+    # ------------------------------------------------------------ buttons and sensors
+
+    def idle(self) -> bool:
+        """No job is active or being set up: the device may be opened for a look at its sensors."""
+        return not self.jobs.busy()
+
+    def read_sensors(self) -> defer.Deferred:
+        """The values of its buttons and sensors (a dict), read on the device thread."""
+        return self.session.run(self.session.probe, read_sensors)
+
+    def cover_changed(self, is_open: bool) -> None:
+        self._status.cover(is_open)
+
+    # ------------------------------------------------------------ what listeners hear
+
+    def _job_changed(self, view: JobView) -> None:
+        if view.state.ended:
+            log.info("job {job} on {scanner} ended: {state} ({reasons}), {n} image(s)", job=view.id,
+                     scanner=self._name, state=view.state.value, reasons=words(view.reasons), n=view.images_done)
+        for listener in list(self._listeners):
+            listener.job_changed(view)
+
+    def _status_changed(self, new: ScannerStatus) -> None:
+        old, self._last_status = self._last_status, new
+        if (old.state, old.reasons) != (new.state, new.reasons):
+            log.info("{scanner} is {state} ({reasons})", scanner=self._name, state=new.state.value,
+                     reasons=words(new.reasons))
+        for listener in list(self._listeners):
+            listener.status_changed(old, new)
+
+    # ------------------------------------------------------------ watchdog
 
     def _watch_device(self) -> None:
         """Once a second: a device call of a scan that takes longer than the device timeout is cancelled,
@@ -356,11 +341,11 @@ class Scanner:
         if self._interrupted_at is None:
             if waited > session.device_timeout:
                 error = SaneError(Status.IO_ERROR, f"the scanner sent nothing for over {session.device_timeout:g} s")
-                log.warn("{scanner}: {error}; cancelling its scan", scanner=self.name, error=error.message)
+                log.warn("{scanner}: {error}; cancelling its scan", scanner=self._name, error=error.message)
                 self._interrupted_at = self.reactor.seconds()
                 session.interrupt(error)
-                if self._transfer is not None:
-                    self._transfer.pipe.abort(error.message)
+                if self._retrieve is not None:
+                    self._retrieve.pipe.abort(error.message)
         elif waited == 0:
             self._interrupted_at = None
         elif self.reactor.seconds() - self._interrupted_at > session.device_timeout:
@@ -371,25 +356,44 @@ class Scanner:
         """The device thread is stuck in SANE even after a cancel: leave it there, end its job, and let the
         next job use a fresh thread and handle."""
         log.error("{scanner} does not answer, not even a cancel: its scan is abandoned; if the next job "
-                  "fails too, unplug the scanner and plug it back in", scanner=self.name)
-        self.session = DeviceSession(self.reactor, self._open_device, self.info.name, stuck.device_timeout)
-        transfer, self._transfer = self._transfer, None
-        self.status.sane_error(Status.IO_ERROR)
-        if transfer is not None:
-            job = transfer.job
-            transfer.pipe.abort("the scanner stopped answering")
-            job.retrieving = False
-            self.jobs.end(job, JobState.ABORTED, (JobStateReason.SCANNER_STOPPED,))
-            if self._starting is not None and not self._starting.called:
-                self._starting.errback(ServiceError(ErrorKind.DEVICE, "the scanner stopped answering"))
-        self.status.busy(False)
+                  "fails too, unplug the scanner and plug it back in", scanner=self._name)
+        self.session = DeviceSession(self.reactor, self._open_device, self.identity.device, stuck.device_timeout)
+        self._status.sane_error(Status.IO_ERROR)
+        self._end_retrieve(Failure.NOT_ANSWERING, "the scanner stopped answering")
+        self._status.busy(False)
 
-    def _abandoned_session_returned(self, session: DeviceSession, pipe: ThreadPipe) -> None:
+    def _end_retrieve(self, failure: Failure, why: str) -> None:
+        """End the document being scanned, and its job, now, without waiting for the device thread."""
+        retrieve, self._retrieve = self._retrieve, None
+        if retrieve is None:
+            return
+        retrieve.pipe.abort(why)
+        self.jobs.abandoned(retrieve.job, failure)
+        if not retrieve.started.called:
+            retrieve.started.errback(ServiceError(ErrorKind.DEVICE, why))
+
+    def _abandoned_session_returned(self, retrieve: _Retrieve) -> None:
         """A scan given up as stuck came back at last: close its handle so the scanner can be opened again."""
-        pipe.close(None)
-        log.info("{scanner} answered again: closing the scan that was given up", scanner=self.name)
+        session = retrieve.session
+        retrieve.pipe.close(None)
+        log.info("{scanner} answered again: closing the scan that was given up", scanner=self._name)
         session.run(session.release).addBoth(lambda _: session.stop())
 
     def _timed_out(self, job: Job) -> None:
-        log.warn("job {job} on {scanner} timed out waiting for RetrieveImage", job=job.id, scanner=self.name)
+        log.warn("job {job} on {scanner} timed out waiting for RetrieveImage", job=job.id, scanner=self._name)
         self.session.run(self.session.release)
+
+    # ------------------------------------------------------------ the end
+
+    def stop(self, why: str = "the gateway is stopping") -> defer.Deferred:
+        """No longer served (the gateway stops, or the scanner went away): its job ends Aborted, a scan
+        in progress is stopped, and the device is closed; fires once its threads have ended."""
+        if self._watchdog.running:
+            self._watchdog.stop()
+        self._stopped = True
+        self.session.request_cancel()
+        self._end_retrieve(Failure.REMOVED, why)
+        for job in self.jobs.active:
+            self.jobs.abandoned(job, Failure.REMOVED)
+        session = self.session
+        return session.run(session.release).addBoth(lambda _: session.stop())

@@ -1,8 +1,28 @@
-"""One worker thread per device: every blocking SANE call of that device runs there.
+"""Every piece of code that runs off the reactor thread, and the thread model.
 
-A page is read strip by strip and handed to a ``PageSink`` (the encoder and
-the pipe to the HTTP response, wired by ``app.py``) on the same thread, so the
-reactor never waits for the scanner.
+Threads, and what runs on each:
+
+- **the reactor** (main thread): everything else, the watchdog's timer
+  included (``device.Scanner``), and the reading side of each pipe. It never
+  waits for the scanner: it hands work to a device thread and gets a Deferred.
+- **one device thread per scanner** (``DeviceSession``, a pool of one named
+  ``sane-<device>``): every blocking SANE call of that device, in order:
+  open, options (``probe`` runs capability and sensor reads there),
+  ``set_up`` of a job's options, ``scan_document`` (sane_start, the strip
+  reads), cancel, close. It is driven by frozen plans built on the reactor
+  (``DocumentPlan``) and hears of a cancel through a ``threading.Event``.
+- **one encode thread per scanner** (``EncodeThread``, ``encode-<device>``):
+  each page's strips go from the device thread through a bounded queue
+  (``StripPump``) to the page's sink there: the C encoder (which releases
+  the GIL) and the pipe's writing side, which blocks while the client is slow.
+- **a watchdog helper** (``sane-cancel-<device>``, one short-lived thread a
+  time): a sane_cancel for a device call that hangs (``interrupt``).
+- **device enumeration** (``enumerate_devices``): sane_get_devices on the
+  reactor's thread pool, at start.
+
+Across the process, ``saneapi.START_GATE`` lets one sane_start run at a time
+(SANE's reader-thread helper hands its reader the device through one static
+structure), and SANE's own backend threads run beside ours.
 """
 
 from __future__ import annotations
@@ -17,11 +37,16 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
+from twisted.internet import threads
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, Status
+from gateway.model import FinalParameters, InputSource, PixelWindow, UsedSide
+from gateway.pipe import ThreadPipe
+from gateway.scanner.capabilities import DeviceProfile
+from gateway.scanner.saneapi import FrameParameters, SaneDevice, SaneError, SaneLibrary, Status
+from gateway.scanner.ticket import Placement, enclosing_area, image_window, place, sane_settings, source_profile
 
 STRIP_BYTES = 256 * 1024
 """Raw bytes read per sane_read batch: small enough to stream, large enough to be cheap."""
@@ -55,9 +80,24 @@ log = Logger()
 
 
 class PageSink(Protocol):
+    """Where one page's raw strips go, on the encode thread."""
+
     def write(self, raw: memoryview) -> None: ...
     def finish(self) -> None: ...
     def abort(self) -> None: ...
+
+
+class DocumentSink(Protocol):
+    """One file that pages are encoded into, written to a pipe (``frames_to_files.DocumentWriter`` is one)."""
+
+    multi_page: bool
+
+    def page(self, side: UsedSide, params: FrameParameters, crop: PixelWindow | None) -> PageSink: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+DocumentOpener = Callable[[FinalParameters, ThreadPipe], DocumentSink]
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,51 @@ class AppliedSettings:
 
     values: dict[str, Any]
     parameters: FrameParameters
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A job's options set on the device: the image's window on the page, what the device reports, and
+    where the image lies in the frame it will scan."""
+
+    window: PixelWindow
+    applied: AppliedSettings
+    placement: Placement
+
+
+@dataclass(frozen=True)
+class DocumentPlan:
+    """One RetrieveImage, decided on the reactor and read, never changed, by the device thread."""
+
+    final: FinalParameters
+    crop: PixelWindow | None
+    images_before: int
+    """Images the job delivered before this document: for duplex, which side comes next."""
+    images_wanted: int
+    """0: as many as the feeder holds."""
+
+    @property
+    def from_platen(self) -> bool:
+        return self.final.input_source.value is InputSource.PLATEN
+
+    def side(self, n: int) -> UsedSide:
+        """The side the job's image number ``n`` (0-based) is scanned with."""
+        back = self.final.back
+        return back if back is not None and n % 2 == 1 else self.final.front
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    images: int
+    feeder_empty: bool
+    """The feeder ran out after at least one image of this document."""
+    held_all: bool
+    """The document was one multi-page file: it holds every image the job will have."""
+
+
+def enumerate_devices(library: SaneLibrary):
+    """sane_get_devices off the reactor (backends may probe USB for seconds): a Deferred list of DeviceInfo."""
+    return threads.deferToThread(library.devices)
 
 
 class EncodeThread:
@@ -162,7 +247,7 @@ class DeviceSession:
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"sane-{name}")
         self._pool.start()
         self._dev: SaneDevice | None = None
-        self.cancel_requested = False
+        self._cancel_requested = threading.Event()
         self.device_timeout = device_timeout
         self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
         self._stuck: SaneError | None = None
@@ -180,6 +265,10 @@ class DeviceSession:
             self._encoder.stop()
         self._pool.stop()
 
+    def request_cancel(self) -> None:
+        """Stop the scan in progress at its next strip (it raises SaneError CANCELLED there)."""
+        self._cancel_requested.set()
+
     # The watchdog's side (reactor).
 
     def waiting_for(self) -> float:
@@ -191,7 +280,7 @@ class DeviceSession:
         """The device call in progress is stuck: sane_cancel it from a helper thread (SANE allows a cancel
         while a read waits; it makes the read return at once) and end the scan with ``error``."""
         self._stuck = error
-        self.cancel_requested = True
+        self._cancel_requested.set()
         dev = self._dev
         if dev is not None:
             threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
@@ -220,9 +309,31 @@ class DeviceSession:
             if opened_here:
                 self.release()
 
+    def set_up(self, final: FinalParameters, profile: DeviceProfile) -> Setup:
+        """Set a job's options, with the smallest scan area that holds its image.
+
+        A backend whose pixel count falls short of the area (its own rounding) gets that edge moved
+        out by one of its steps, a few times at most.
+        """
+        side = final.front
+        window = image_window(side)
+        unit, geometry = profile.geometry_unit, source_profile(final, profile).geometry
+        outwards = (0, 0, 0, 0)
+        area = enclosing_area(window, side.resolution, unit, geometry, outwards)
+        for _attempt in range(4):
+            applied = self.apply(sane_settings(final, side, profile, area))
+            p = applied.parameters
+            placement = place(window, side.resolution, unit, applied.values, p.pixels_per_line, p.lines)
+            outwards = tuple(o + s for o, s in zip(outwards, placement.short))
+            wider = enclosing_area(window, side.resolution, unit, geometry, outwards)
+            if wider == area:
+                break
+            area = wider
+        return Setup(window, applied, placement)
+
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
         """Set a new job's options; a cancel asked of an earlier job no longer applies."""
-        self.cancel_requested = False
+        self._cancel_requested.clear()
         self._stuck = None
         dev = self._device()
         opts = dev.options()
@@ -237,6 +348,42 @@ class DeviceSession:
             opts = dev.options()
         values = {name: dev.get(name) for name, _ in settings if name in opts and opts[name].active}
         return AppliedSettings(values, dev.parameters())
+
+    def scan_document(self, plan: DocumentPlan, open_document: DocumentOpener, pipe: ThreadPipe,
+                      first_rows: Callable[[], None]) -> DocumentResult:
+        """The pages of one RetrieveImage into one document (every page of the job, for a multi-page format).
+
+        ``first_rows`` is called (here) once the first page's rows arrived.
+        """
+        document = open_document(plan.final, pipe)
+        images, feeder_empty = 0, False
+        try:
+            while True:
+                side = plan.side(plan.images_before + images)
+
+                def open_page(params: FrameParameters, side=side) -> PageSink:
+                    sink = document.page(side, params, plan.crop)
+                    if images == 0:
+                        first_rows()
+                    return sink
+                try:
+                    self.scan_page(open_page)
+                except SaneError as e:
+                    if e.status is Status.NO_DOCS and images > 0:
+                        feeder_empty = True
+                        break
+                    raise
+                images += 1
+                wanted = plan.images_wanted
+                if not document.multi_page or (wanted and plan.images_before + images >= wanted):
+                    break
+                if plan.from_platen:
+                    break
+            document.finish()
+        except BaseException:
+            document.abort()
+            raise
+        return DocumentResult(images, feeder_empty, document.multi_page)
 
     def scan_page(self, open_sink: Callable[[FrameParameters], PageSink]) -> FrameParameters:
         """sane_start, then stream the frame into the sink. Raises SaneError (e.g. NO_DOCS).
@@ -319,7 +466,7 @@ class DeviceSession:
         strip = max(1, FIRST_STRIP_BYTES // row) * row
         frame_left = params.lines * params.bytes_per_line if params.lines > 0 else None
         while True:
-            if self.cancel_requested:
+            if self._cancel_requested.is_set():
                 self._cancel(dev)
                 raise SaneError(Status.CANCELLED, "cancelled")
             want = strip

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gateway.model import (
-    Condition, ConditionComponent, ConditionName, ConditionSeverity, JobStateReason, ScannerState,
-    ScannerStateReason, ScannerStatus,
+    Condition, ConditionComponent, ConditionName, ConditionSeverity, ScannerState, ScannerStateReason, ScannerStatus,
 )
-from gateway.scanner.jobs import now
+from gateway.scanner.jobs import Failure, now
 from gateway.scanner.saneapi import Status
 
 
@@ -25,23 +24,23 @@ class ErrorMeaning:
     component: ConditionComponent
     severity: ConditionSeverity
     scanner_reason: ScannerStateReason  # while it lasts
-    job_reason: JobStateReason  # of the job it ends
+    failure: Failure  # of the job it ends
 
 
-_C, _S, _R, _J = ConditionName, ConditionSeverity, ScannerStateReason, JobStateReason
+_C, _S, _R, _F = ConditionName, ConditionSeverity, ScannerStateReason, Failure
 _PATH, _ATTENTION = ConditionComponent.MEDIA_PATH, ScannerStateReason.ATTENTION_REQUIRED
 MEANINGS = {
-    Status.JAMMED: ErrorMeaning(_C.MEDIA_JAM, _PATH, _S.CRITICAL, _R.MEDIA_JAM, _J.COMPLETED_WITH_ERRORS),
+    Status.JAMMED: ErrorMeaning(_C.MEDIA_JAM, _PATH, _S.CRITICAL, _R.MEDIA_JAM, _F.DEVICE_ERROR),
     Status.COVER_OPEN: ErrorMeaning(_C.COVER_OPEN, ConditionComponent.PLATEN, _S.CRITICAL, _R.COVER_OPEN,
-                                    _J.COMPLETED_WITH_ERRORS),
+                                    _F.DEVICE_ERROR),
     Status.NO_DOCS: ErrorMeaning(_C.INPUT_TRAY_EMPTY, ConditionComponent.ADF, _S.WARNING, _ATTENTION,
-                                 _J.COMPLETED_WITH_ERRORS),
-    Status.DEVICE_BUSY: ErrorMeaning(None, _PATH, _S.WARNING, _ATTENTION, _J.SCANNER_STOPPED),
-    Status.IO_ERROR: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
-    Status.ACCESS_DENIED: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
-    Status.NO_MEM: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.SCANNER_STOPPED),
+                                 _F.DEVICE_ERROR),
+    Status.DEVICE_BUSY: ErrorMeaning(None, _PATH, _S.WARNING, _ATTENTION, _F.DEVICE_STOPPED),
+    Status.IO_ERROR: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _F.DEVICE_STOPPED),
+    Status.ACCESS_DENIED: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _F.DEVICE_STOPPED),
+    Status.NO_MEM: ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _F.DEVICE_STOPPED),
 }
-_DEFAULT = ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _J.COMPLETED_WITH_ERRORS)
+_DEFAULT = ErrorMeaning(None, _PATH, _S.CRITICAL, _ATTENTION, _F.DEVICE_ERROR)
 
 HISTORY_SIZE = 10
 

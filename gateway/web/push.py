@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from pathlib import Path
+from typing import Callable
 
 from twisted.logger import Logger
 from twisted.web import resource
 
 from gateway.statefiles import StateFileError, write_atomic
-from gateway.wsd.push import NoDestination
 
 log = Logger()
 
@@ -70,11 +70,14 @@ def ensure_token(state_dir: Path) -> str | None:
 
 
 class PushResource(resource.Resource):
+    """``start_push(scanner, destination)`` offers the scan and returns the destination's name, or raises
+    LookupError (no such scanner or destination) with a message for the caller."""
+
     isLeaf = True
 
-    def __init__(self, gateway, token: str | None):
+    def __init__(self, start_push: Callable[[str | None, str | None], str], token: str | None):
         super().__init__()
-        self.gateway = gateway
+        self.start_push = start_push
         self.token = token if token_usable(token) else None
 
     def render_POST(self, request):
@@ -93,8 +96,8 @@ class PushResource(resource.Resource):
             return values[0].decode("utf-8", "replace").strip() if values else None
 
         try:
-            pending = self.gateway.push_scan(arg("scanner"), arg("destination"))
-        except NoDestination as e:
+            destination = self.start_push(arg("scanner"), arg("destination"))
+        except LookupError as e:
             request.setResponseCode(404)
-            return f"{e}\n".encode()
-        return f"scan offered to {pending.destination}\n".encode()
+            return f"{e.args[0] if e.args else e}\n".encode()
+        return f"scan offered to {destination}\n".encode()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.statefiles import JsonStateFile
 from gateway.wsd import namespaces as ns
 from gateway.wsd.namespaces import qname
 
@@ -82,3 +83,23 @@ def get_response(meta: DeviceMetadata, presentation_url: str, service_url: str) 
     _sub(hosted, ns.PNPX, "HardwareId", hardware_id(meta.manufacturer, meta.model_name))
     _sub(hosted, ns.PNPX, "CompatibleId", ns.SCANNER_SERVICE_ID)
     return m
+
+
+class MetadataVersions(JsonStateFile):
+    """A counter per device that rises whenever what it tells clients about itself changes.
+
+    WS-Discovery carries it as MetadataVersion, and Windows fetches the
+    metadata again only when it rises, so it must survive restarts.
+    """
+
+    filename = "metadata.json"
+    lost = "PCs fetch every scanner's description again"
+
+    def version(self, uuid: str, fingerprint: str) -> int:
+        entry = self._map.get(uuid)
+        entry = entry if isinstance(entry, dict) and isinstance(entry.get("version"), int) else None
+        if entry is None or entry.get("fingerprint") != fingerprint:
+            entry = {"version": (entry or {}).get("version", 0) + 1, "fingerprint": fingerprint}
+            self._map[uuid] = entry
+            self._save()
+        return entry["version"]

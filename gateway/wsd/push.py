@@ -24,7 +24,7 @@ SCAN_IDENTIFIER_LIFETIME = 120.0
 """Seconds a ScanAvailableEvent stays claimable: the PC must start its job in this time."""
 
 
-class NoDestination(Exception):
+class NoDestination(LookupError):
     """No subscriber registered a destination of that name."""
 
 

@@ -22,7 +22,7 @@ from lxml import etree
 
 from gateway.model import (
     Capabilities, Condition, DocumentParameters, FinalParameters, ImageInformation, JobDescription,
-    JobSnapshot, Requested, RequestedRegion, RequestedSide, ScannerStatus, ScanTicket, Size,
+    JobView, Requested, RequestedRegion, RequestedSide, ScannerStatus, ScanTicket, Size,
     SourceCapabilities, Used, UsedSide,
 )
 from gateway.wsd import namespaces as ns
@@ -512,19 +512,19 @@ def retrieve_image_response(content_id: str) -> etree._Element:
     return resp
 
 
-def job_status(job: JobSnapshot) -> etree._Element:
+def job_status(job: JobView) -> etree._Element:
     el = etree.Element(q("JobStatus"), nsmap={"wscn": W})
     sub(el, "JobId", job.id)
     sub(el, "JobState", job.state)
     sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
-    sub(el, "ScansCompleted", job.scans_completed)
+    sub(el, "ScansCompleted", job.images_done)
     sub(el, "JobCreatedTime", _time(job.created))
     if job.completed is not None:
         sub(el, "JobCompletedTime", _time(job.completed))
     return el
 
 
-def documents(job: JobSnapshot) -> etree._Element | None:
+def documents(job: JobView) -> etree._Element | None:
     """The job's Documents, or None before its first image: the schema wants at least one Document."""
     if not job.documents:
         return None
@@ -535,17 +535,17 @@ def documents(job: JobSnapshot) -> etree._Element | None:
     return el
 
 
-def _summary(parent: etree._Element, job: JobSnapshot) -> None:
+def _summary(parent: etree._Element, job: JobView) -> None:
     el = sub(parent, "JobSummary")
     sub(el, "JobId", job.id)
     sub(el, "JobName", _limited(job.ticket.description.name))
     sub(el, "JobOriginatingUserName", _limited(job.ticket.description.user))
     sub(el, "JobState", job.state)
     sub_list(el, "JobStateReasons", "JobStateReason", job.reasons)
-    sub(el, "ScansCompleted", job.scans_completed)
+    sub(el, "ScansCompleted", job.images_done)
 
 
-def job_summaries(operation: str, container: str, jobs: list[JobSnapshot]) -> etree._Element:
+def job_summaries(operation: str, container: str, jobs: list[JobView]) -> etree._Element:
     """GetActiveJobsResponse/ActiveJobs or GetJobHistoryResponse/JobHistory."""
     resp = etree.Element(q(f"{operation}Response"), nsmap={"wscn": W})
     parent = sub(resp, container)
@@ -587,13 +587,13 @@ def condition_cleared_event(condition_id: int, cleared: datetime) -> etree._Elem
     return el
 
 
-def job_status_event(job: JobSnapshot) -> etree._Element:
+def job_status_event(job: JobView) -> etree._Element:
     el = _event("JobStatusEvent")
     el.append(job_status(job))
     return el
 
 
-def job_end_state_event(job: JobSnapshot) -> etree._Element:
+def job_end_state_event(job: JobView) -> etree._Element:
     el = _event("JobEndStateEvent")
     end = sub(el, "JobEndState")
     sub(end, "JobId", job.id)
@@ -601,7 +601,7 @@ def job_end_state_event(job: JobSnapshot) -> etree._Element:
     sub_list(end, "JobCompletedStateReasons", "JobStateReason", job.reasons)
     sub(end, "JobName", _limited(job.ticket.description.name))
     sub(end, "JobOriginatingUserName", _limited(job.ticket.description.user))
-    sub(end, "ScansCompleted", job.scans_completed)
+    sub(end, "ScansCompleted", job.images_done)
     sub(end, "JobCompletedTime", _time(job.completed or job.created))
     return el
 

@@ -7,7 +7,7 @@ with a non-2xx status; nothing a client sends reaches another job.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from lxml import etree
 from twisted.internet import defer
@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.model import ServiceError
+from gateway.scanner_api import ScannerCore
 from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
 from gateway.wsd import scan_messages as msg
@@ -32,24 +33,6 @@ from gateway.wsd.soap import (
 log = Logger()
 
 SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
-
-class ScanDevice(Protocol):
-    """What the scan service needs of a scanner (``scanner.device.Scanner`` is one)."""
-
-    uuid: str
-    metadata: DeviceMetadata
-    capabilities: Any
-    default_parameters: Any
-
-    def scanner_status(self): ...
-    def validate(self, ticket): ...
-    def create_job(self, ticket, owner: str | None = None) -> defer.Deferred: ...
-    def retrieve(self, job_id: int, token: str) -> defer.Deferred: ...
-    def cancel(self, job_id: int, owner: str | None = None) -> None: ...
-    def job_snapshot(self, job_id: int): ...
-    def active_jobs(self) -> list: ...
-    def job_history(self) -> list: ...
-
 
 class LimitedRequest(server.Request):
     """Refuses a body larger than MAX_BODY_BYTES before reading it (HTTP 413),
@@ -133,10 +116,11 @@ class DeviceResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, device: ScanDevice, events: EventSource, push: PushScans, image_transfer: str = "chunked",
-                 spool_dir: str | None = None):
+    def __init__(self, scanner: ScannerCore, metadata: Callable[[], DeviceMetadata], events: EventSource,
+                 push: PushScans, image_transfer: str = "chunked", spool_dir: str | None = None):
         super().__init__()
-        self.device = device
+        self.scanner = scanner
+        self.metadata = metadata
         self.events = events
         self.push = push
         self.image_transfer = image_transfer  # "chunked" (stream while scanning) or "length" (spool first)
@@ -227,18 +211,17 @@ class DeviceResource(resource.Resource):
 
     def transfer_get(self, env: Envelope, request):
         base = _host_base(request)
-        log.info("metadata of {name} fetched by {peer}", name=self.device.metadata.friendly_name,
-                 peer=_peer(request))
-        meta = self.device.metadata
-        body = get_response(meta, f"{base}/", f"{base}/{self.device.uuid}/scan")
+        meta = self.metadata()
+        log.info("metadata of {name} fetched by {peer}", name=meta.friendly_name, peer=_peer(request))
+        body = get_response(meta, f"{base}/", self.service_url(request))
         self._reply(request, build_envelope(ns.GET_RESPONSE_ACTION, body, relates_to=env.message_id))
 
     def get_scanner_elements(self, env: Envelope, request):
-        d = self.device
+        d = self.scanner
         makers = {
             ns.qname(ns.WSCN, "ScannerDescription"): lambda: msg.scanner_description(d.capabilities),
             ns.qname(ns.WSCN, "ScannerConfiguration"): lambda: msg.scanner_configuration(d.capabilities),
-            ns.qname(ns.WSCN, "ScannerStatus"): lambda: msg.scanner_status(d.scanner_status()),
+            ns.qname(ns.WSCN, "ScannerStatus"): lambda: msg.scanner_status(d.status()),
             ns.qname(ns.WSCN, "DefaultScanTicket"): lambda: msg.default_scan_ticket(d.default_parameters),
         }
         names = msg.parse_requested_names(env.body)
@@ -249,13 +232,13 @@ class DeviceResource(resource.Resource):
 
     def validate_scan_ticket(self, env: Envelope, request):
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
-        final, info = self.device.validate(ticket)
+        final, info = self.scanner.validate(ticket)
         corrected = final if _needs_correction(final) else None
         self._respond(env, request, "ValidateScanTicket",
                       msg.validate_response(corrected is None, info, corrected, ticket))
 
     def service_url(self, request) -> str:
-        return f"{_host_base(request)}/{self.device.uuid}/scan"
+        return f"{_host_base(request)}/{self.scanner.identity.uuid}/scan"
 
     @defer.inlineCallbacks
     def subscribe(self, env: Envelope, request):
@@ -280,7 +263,7 @@ class DeviceResource(resource.Resource):
         if identifier is not None:
             destination = self.push.check(identifier, token)
         ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
-        job = yield self.device.create_job(ticket, owner=_peer(request))
+        job = yield self.scanner.create_job(ticket, owner=_peer(request))
         if identifier is not None:
             self.push.used(identifier)
             log.info("push scan for {dest} started by {peer}", dest=destination.display_name, peer=_peer(request))
@@ -292,8 +275,7 @@ class DeviceResource(resource.Resource):
         job_id = msg.parse_job_id(env.body)
         token = msg.parse_job_token(env.body)
         name = msg.parse_document_name(env.body)
-        transfer = yield self.device.retrieve(job_id, token)
-        transfer.job.documents.append(name or f"Image{len(transfer.job.documents) + 1:03d}")
+        transfer = yield self.scanner.next_document(job_id, token, name)
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
                                         msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
@@ -333,11 +315,11 @@ class DeviceResource(resource.Resource):
         # The client that created a job may cancel it, and so may this machine's own tools; to anyone
         # else another client's job does not exist (the schema has no "not yours" fault).
         peer = _peer(request)
-        self.device.cancel(msg.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
+        self.scanner.cancel(msg.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
         self._respond(env, request, "CancelJob", msg.empty_response("CancelJob"))
 
     def get_job_elements(self, env: Envelope, request):
-        job = self.device.job_snapshot(msg.parse_job_id(env.body))
+        job = self.scanner.job(msg.parse_job_id(env.body))
         makers = {
             ns.qname(ns.WSCN, "JobStatus"): lambda: msg.job_status(job),
             ns.qname(ns.WSCN, "ScanTicket"): lambda: msg.scan_ticket(job.ticket, job.final),
@@ -351,11 +333,11 @@ class DeviceResource(resource.Resource):
 
     def get_active_jobs(self, env: Envelope, request):
         self._respond(env, request, "GetActiveJobs",
-                      msg.job_summaries("GetActiveJobs", "ActiveJobs", self.device.active_jobs()))
+                      msg.job_summaries("GetActiveJobs", "ActiveJobs", self.scanner.active_jobs()))
 
     def get_job_history(self, env: Envelope, request):
         self._respond(env, request, "GetJobHistory",
-                      msg.job_summaries("GetJobHistory", "JobHistory", self.device.job_history()))
+                      msg.job_summaries("GetJobHistory", "JobHistory", self.scanner.job_history()))
 
 
 def _needs_correction(final) -> bool:
@@ -375,8 +357,8 @@ class RootResource(resource.Resource):
         self.devices: dict[str, DeviceResource] = {}
         self.status_page = status_page
 
-    def add(self, device_resource: DeviceResource) -> None:
-        self.devices[device_resource.device.uuid] = device_resource
+    def add(self, uuid: str, device_resource: DeviceResource) -> None:
+        self.devices[uuid] = device_resource
 
     def remove(self, uuid: str) -> None:
         self.devices.pop(uuid, None)

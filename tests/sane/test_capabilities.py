@@ -4,7 +4,7 @@ import pytest
 
 from gateway.model import ColorMode, InputSource
 from gateway.scanner.capabilities import read_capabilities
-from gateway.scanner.devices import sane_config_dir
+from gateway.scanner.inventory import sane_config_dir
 from gateway.scanner.saneapi import SaneError, SaneLibrary, Status
 
 pytestmark = pytest.mark.sane

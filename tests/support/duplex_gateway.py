@@ -49,8 +49,5 @@ class DuplexLibrary(saneapi.SaneLibrary):
 
 
 if __name__ == "__main__":
-    saneapi.SaneLibrary = DuplexLibrary
-    import gateway.app
-    gateway.app.SaneLibrary = DuplexLibrary
-    from gateway.cli import main
-    sys.exit(main(sys.argv[1:]))
+    from gateway.cli import Parts, main
+    sys.exit(main(sys.argv[1:], Parts(sane_library=DuplexLibrary)))

@@ -74,7 +74,5 @@ class StuckLibrary(saneapi.SaneLibrary):
 
 
 if __name__ == "__main__":
-    import gateway.app
-    gateway.app.SaneLibrary = StuckLibrary
-    from gateway.cli import main
-    sys.exit(main(sys.argv[1:]))
+    from gateway.cli import Parts, main
+    sys.exit(main(sys.argv[1:], Parts(sane_library=StuckLibrary)))

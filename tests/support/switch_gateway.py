@@ -12,7 +12,6 @@ Everything else is the real gateway on the real test backend.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -41,11 +40,7 @@ class SwitchedLibrary(saneapi.SaneLibrary):
 
 
 if __name__ == "__main__":
-    import gateway.app
-    import gateway.scanner.device
-    gateway.app.SaneLibrary = SwitchedLibrary
+    from gateway.cli import Parts, main
     deadline = os.environ.get("SANE_WSD_TEST_DEADLINE")
-    if deadline:
-        gateway.scanner.device.JobTable = functools.partial(gateway.scanner.device.JobTable, timeout=float(deadline))
-    from gateway.cli import main
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], Parts(sane_library=SwitchedLibrary,
+                                      retrieve_timeout=float(deadline) if deadline else None)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, DEFAULT_PORT, load, with_flags
-from gateway.scanner.devices import UuidStore, choose
+from gateway.scanner.inventory import UuidStore, choose
 from gateway.scanner.saneapi import DeviceInfo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
 
 
 def test_metadata_version_rises_only_when_the_metadata_changes(tmp_path):
-    from gateway.scanner.devices import MetadataVersions
+    from gateway.wsd.metadata import MetadataVersions
     assert MetadataVersions(tmp_path).version("u", "a") == 1
     assert MetadataVersions(tmp_path).version("u", "a") == 1
     assert MetadataVersions(tmp_path).version("u", "b") == 2
@@ -117,7 +117,7 @@ def test_allowed_networks_must_be_networks(tmp_path):
 
 
 def test_a_usb_scanner_is_known_by_vendor_product_and_serial_not_by_its_port(tmp_path):
-    from gateway.scanner.devices import usb_identity
+    from gateway.scanner.inventory import usb_identity
     dev = tmp_path / "1-1.3"
     dev.mkdir()
     for name, value in (("busnum", "1"), ("devnum", "4"), ("idVendor", "04b8"), ("idProduct", "0130"),

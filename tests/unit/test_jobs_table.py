@@ -45,7 +45,7 @@ def test_only_one_active_job_per_scanner():
 def test_tokens_are_long_and_unguessable():
     jobs = table()
     first = jobs.create(ScanTicket(), FINAL, INFO)
-    jobs.end(first, JobState.CANCELED, (JobStateReason.NONE,))
+    jobs.cancel_requested(first)
     second = jobs.create(ScanTicket(), FINAL, INFO)
     assert first.token != second.token and len(first.token) >= 20
 
@@ -62,7 +62,7 @@ def test_ids_wrap_without_reaching_zero():
     jobs = table()
     jobs._next_id = 2**31 - 1
     a = jobs.create(ScanTicket(), FINAL, INFO)
-    jobs.end(a, JobState.COMPLETED, (JobStateReason.NONE,))
+    jobs.cancel_requested(a)
     b = jobs.create(ScanTicket(), FINAL, INFO)
     assert (a.id, b.id) == (2**31 - 1, 1)
 
@@ -72,7 +72,7 @@ def test_history_is_bounded_and_newest_first():
     ids = []
     for _ in range(5):
         job = jobs.create(ScanTicket(), FINAL, INFO)
-        jobs.end(job, JobState.COMPLETED, (JobStateReason.NONE,))
+        jobs.cancel_requested(job)
         ids.append(job.id)
     assert [j.id for j in jobs.history] == ids[:-4:-1]
 
@@ -82,7 +82,7 @@ def test_every_state_change_is_told():
     jobs = JobTable(Clock(), on_timeout=lambda j: None, on_change=lambda j: seen.append(j.state))
     job = jobs.create(ScanTicket(), FINAL, INFO)
     jobs.retrieve_started(job)
-    jobs.retrieve_finished(job, 1)
+    jobs.retrieve_ended(job, 1)
     assert seen == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
 
 

@@ -1,4 +1,5 @@
-"""Which SANE devices to serve, and a UUID for each that survives restarts.
+"""Which SANE devices to serve (and the SANE configuration that finds them), and a UUID for each that
+survives restarts.
 
 Windows remembers a WSD scanner by its endpoint UUID: a new UUID at every
 boot would make a new scanner appear every time. The UUID is keyed on what
@@ -18,7 +19,7 @@ from pathlib import Path
 from twisted.logger import Logger
 
 from gateway.scanner.saneapi import DeviceInfo
-from gateway.statefiles import StateFileError, read_json_mapping, write_if_changed, write_json
+from gateway.statefiles import JsonStateFile, StateFileError, write_if_changed
 
 log = Logger()
 
@@ -64,32 +65,7 @@ def identity(info: DeviceInfo) -> str:
     return usb_identity(info.name) or f"sane:{info.name}"
 
 
-class _JsonState:
-    """A small mapping kept as one JSON file in the state directory, replaced atomically.
-
-    A file that is not a JSON object is kept aside (``NAME.corrupt-TIME``), never
-    silently replaced. A change that cannot be saved (a full disk) is logged, kept
-    in memory, and saved with the next change.
-    """
-
-    filename = ""
-    lost = "its contents start anew"
-
-    def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / self.filename
-        self._map = read_json_mapping(self.path, self.lost)
-        self.unsaved = False
-
-    def _save(self) -> None:
-        try:
-            write_json(self.path, self._map)
-            self.unsaved = False
-        except StateFileError as e:
-            self.unsaved = True
-            log.error("{error}; kept in memory only until it can be saved", error=e)
-
-
-class UuidStore(_JsonState):
+class UuidStore(JsonStateFile):
     """identity -> UUID."""
 
     filename = "devices.json"
@@ -119,26 +95,6 @@ def _backend_names(path: Path) -> list[str]:
     except OSError:
         return []
     return [b for b in lines if b and not b.startswith("#")]
-
-
-class MetadataVersions(_JsonState):
-    """A counter per device that rises whenever what it tells clients about itself changes.
-
-    WS-Discovery carries it as MetadataVersion, and Windows fetches the
-    metadata again only when it rises, so it must survive restarts.
-    """
-
-    filename = "metadata.json"
-    lost = "PCs fetch every scanner's description again"
-
-    def version(self, uuid: str, fingerprint: str) -> int:
-        entry = self._map.get(uuid)
-        entry = entry if isinstance(entry, dict) and isinstance(entry.get("version"), int) else None
-        if entry is None or entry.get("fingerprint") != fingerprint:
-            entry = {"version": (entry or {}).get("version", 0) + 1, "fingerprint": fingerprint}
-            self._map[uuid] = entry
-            self._save()
-        return entry["version"]
 
 
 def sane_config_dir(state_dir: Path, with_test_backend: bool, backends: Sequence[str] = (),
