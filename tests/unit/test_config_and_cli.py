@@ -93,6 +93,13 @@ def test_list_shows_the_test_device_with_url_uuid_and_capabilities(tmp_path):
     assert "test:0" in r.stdout and "UUID:" in r.stdout and "Platen:" in r.stdout and "RGB24" in r.stdout
 
 
+def test_list_leaves_no_push_token_behind(tmp_path):
+    r = run_cli("list", "--config", str(ROOT / "etc" / "sane-wsd-gateway.conf"), "--state-dir", str(tmp_path),
+                "--backend", "test", "--test-device", "yes")
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "push.token").exists()
+
+
 def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
     conf = tmp_path / "c.conf"
     conf.write_text("[gateway]\nport = eighty\n")
