@@ -23,7 +23,7 @@ from gateway.wsd.eventing import EventSource
 from gateway.wsd.faults import fault_for
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
-from gateway.wsd.push import PushScans
+from gateway.wsd.push import PushScans, read_destinations
 from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, clip, invalid_args, parse_envelope,
@@ -242,7 +242,10 @@ class DeviceResource(resource.Resource):
 
     @defer.inlineCallbacks
     def subscribe(self, env: Envelope, request):
-        body = yield self.events.subscribe(env, _peer(request), self.service_url(request))
+        peer = _peer(request)
+        sub, body, destinations = yield self.events.subscribe(
+            env, peer, self.service_url(request), extension=lambda b: read_destinations(b, peer))
+        self.push.register(sub, destinations, body)
         self._reply(request, build_envelope(ns.SUBSCRIBE_RESPONSE_ACTION, body, relates_to=env.message_id))
 
     def renew(self, env: Envelope, request):
