@@ -3,8 +3,11 @@
 import pytest
 from twisted.internet.task import Clock
 
-from gateway.model import ErrorKind, ImageInfo, ImageInformation, JobError, JobState, JobStateReason, ScanTicket
-from gateway.scanner.jobs import RETRIEVE_TIMEOUT, JobTable
+from gateway.model import (
+    DocumentParameters, ErrorKind, ImageInfo, ImageInformation, JobError, JobState, JobStateReason, Requested,
+    ScanTicket,
+)
+from gateway.scanner.jobs import FAILURES, RETRIEVE_TIMEOUT, TRANSITIONS, Event, Failure, InvalidTransition, JobTable
 from gateway.scanner.ticket import negotiate
 from tests.unit.test_ticket import CAPS, FORMATS
 
@@ -94,3 +97,80 @@ def test_a_job_is_found_for_its_owner_and_for_whoever_is_not_asked_about():
     with pytest.raises(JobError) as e:
         jobs.find(job.id, owner="192.168.1.41")
     assert e.value.kind is ErrorKind.NOT_FOUND
+
+
+# ------------------------------------------------------------ the transition table
+
+FEEDER = negotiate(ScanTicket(parameters=DocumentParameters(input_source=Requested("ADF"))), CAPS, FORMATS)
+
+
+def job_in(state, clock=None):
+    """A job of a feeder (as many images as it holds) brought to ``state`` by events."""
+    jobs = table(clock)
+    job = jobs.create(ScanTicket(), FEEDER, INFO)
+    if state is not JobState.PENDING:
+        jobs.retrieve_started(job)
+    if state is JobState.STARTED:
+        jobs.retrieve_ended(job, 1)
+    if state is JobState.TERMINATING:
+        jobs.cancel_requested(job)
+    assert job.state is state
+    return jobs, job
+
+
+WAYS = {  # (event, to) -> how a test makes it happen
+    (Event.RETRIEVE_STARTED, JobState.PROCESSING): lambda jobs, job, clock: jobs.retrieve_started(job),
+    (Event.RETRIEVE_ENDED, JobState.STARTED): lambda jobs, job, clock: jobs.retrieve_ended(job, 1),
+    (Event.RETRIEVE_ENDED, JobState.COMPLETED): lambda jobs, job, clock: jobs.retrieve_ended(job, 1, feeder_empty=True),
+    (Event.RETRIEVE_ENDED, JobState.CANCELED): lambda jobs, job, clock: jobs.retrieve_ended(job, 1),
+    (Event.RETRIEVE_FAILED, JobState.ABORTED): lambda jobs, job, clock: jobs.retrieve_failed(job, Failure.DEVICE_ERROR),
+    (Event.RETRIEVE_FAILED, JobState.CANCELED): lambda jobs, job, clock: jobs.retrieve_failed(
+        job, Failure.CANCELLED_AT_DEVICE),
+    (Event.CANCEL_REQUESTED, JobState.CANCELED): lambda jobs, job, clock: jobs.cancel_requested(job),
+    (Event.CANCEL_REQUESTED, JobState.TERMINATING): lambda jobs, job, clock: jobs.cancel_requested(job),
+    (Event.TIMED_OUT, JobState.ABORTED): lambda jobs, job, clock: clock.advance(RETRIEVE_TIMEOUT + 1),
+    (Event.ABANDONED, JobState.ABORTED): lambda jobs, job, clock: jobs.abandoned(job, Failure.REMOVED),
+}
+
+CASES = [(event, start, to) for (event, start), targets in TRANSITIONS.items() for to in sorted(targets)]
+
+
+@pytest.mark.parametrize("event,start,to", CASES, ids=[f"{e.value}: {s.value} -> {t.value}" for e, s, t in CASES])
+def test_every_transition_of_the_table_happens_by_its_event(event, start, to):
+    clock = Clock()
+    jobs, job = job_in(start, clock)
+    WAYS[(event, to)](jobs, job, clock)
+    assert job.state is to
+    assert jobs.busy() is not to.ended
+
+
+def test_a_move_the_table_lacks_is_refused():
+    jobs, job = job_in(JobState.PENDING)
+    with pytest.raises(InvalidTransition):
+        jobs._move(job, Event.RETRIEVE_ENDED, JobState.COMPLETED, JobStateReason.COMPLETED_SUCCESSFULLY)
+
+
+def test_events_for_a_job_that_has_ended_change_nothing():
+    jobs, job = job_in(JobState.PROCESSING)
+    jobs.abandoned(job, Failure.NOT_ANSWERING)
+    jobs.retrieve_ended(job, 1)
+    jobs.retrieve_failed(job, Failure.DEVICE_ERROR)
+    assert (job.state, job.reasons, job.images_done) == (JobState.ABORTED, (JobStateReason.SCANNER_STOPPED,), 0)
+
+
+def test_every_failure_ends_the_job_with_its_state_and_reason():
+    for failure, (state, reason) in FAILURES.items():
+        jobs, job = job_in(JobState.PROCESSING)
+        jobs.retrieve_failed(job, failure)
+        assert (job.state, job.reasons) == (state, (reason,)), failure
+    assert set(FAILURES) == set(Failure)
+
+
+def test_a_job_being_set_up_keeps_another_out():
+    jobs = table()
+    jobs.begin_setup()
+    with pytest.raises(JobError) as e:
+        jobs.begin_setup()
+    assert e.value.kind is ErrorKind.BUSY
+    jobs.setup_failed()
+    jobs.begin_setup()
