@@ -124,7 +124,7 @@ def test_an_ipv6_link_local_probe_gets_a_bracketed_url_without_zone(responder):
 
 
 def test_a_probe_for_another_type_gets_no_answer(responder):
-    assert responder.answer(probe(types=f'<wsd:Types xmlns:p="urn:x">p:Printer</wsd:Types>'),
+    assert responder.answer(probe(types='<wsd:Types xmlns:p="urn:x">p:Printer</wsd:Types>'),
                             "192.168.1.77", LINK) == []
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from netns import PYTHON, REPO
 from tests.support.gateway_process import GatewayProcess
-from tests.support.soap_client import call, el
 
 pytestmark = pytest.mark.netns
 
