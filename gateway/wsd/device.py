@@ -21,7 +21,7 @@ from gateway import __version__
 from gateway.model import JobView, ScannerStatus
 from gateway.scanner_api import ScannerCore
 from gateway.wsd import namespaces as ns
-from gateway.wsd import scan_messages as msg
+from gateway.wsd.scan_messages import events
 from gateway.wsd.discovery import DiscoverableDevice
 from gateway.wsd.eventing import STATUS_SHUTTING_DOWN, EventSource
 from gateway.wsd.metadata import DeviceMetadata, MetadataVersions
@@ -90,12 +90,12 @@ class WsdDevice:
     # ------------------------------------------------------------ what the scanner tells
 
     def job_changed(self, job: JobView) -> None:
-        self.events.notify(ns.scan_action("JobStatusEvent"), lambda: msg.job_status_event(job))
+        self.events.notify(ns.scan_action("JobStatusEvent"), lambda: events.job_status_event(job))
         if job.state.ended:
-            self.events.notify(ns.scan_action("JobEndStateEvent"), lambda: msg.job_end_state_event(job))
+            self.events.notify(ns.scan_action("JobEndStateEvent"), lambda: events.job_end_state_event(job))
 
     def status_changed(self, old: ScannerStatus, new: ScannerStatus) -> None:
-        for name, body in msg.status_change_events(old, new):
+        for name, body in events.status_change_events(old, new):
             self.events.notify(ns.scan_action(name), body)
 
     def description_changed(self) -> None:
@@ -106,7 +106,7 @@ class WsdDevice:
         self.metadata_version = version
         log.info("{scanner}: description changed, telling subscribers", scanner=self.scanner.name)
         caps, defaults = self.scanner.capabilities, self.scanner.default_parameters
-        self.events.notify(ns.scan_action("ScannerElementsChangeEvent"), lambda: msg.elements_change_event(caps, defaults))
+        self.events.notify(ns.scan_action("ScannerElementsChangeEvent"), lambda: events.elements_change_event(caps, defaults))
         self._on_metadata_change(self)
 
     # ------------------------------------------------------------ the end

@@ -17,7 +17,7 @@ from lxml import etree
 from twisted.logger import Logger
 
 from gateway.wsd import namespaces as ns
-from gateway.wsd import scan_messages as msg
+from gateway.wsd.scan_messages import events
 from gateway.wsd.eventing import EventSource, Subscription
 from gateway.wsd.eventing.messages import unable
 from gateway.wsd.namespaces import qname
@@ -122,7 +122,7 @@ class PushScans:
         pending = PendingScan(f"urn:uuid:{uuid.uuid4()}", dest.token, dest.display_name, self._clock.seconds())
         self._pending[pending.identifier] = pending
         self._events.notify(ns.scan_action("ScanAvailableEvent"),
-                            lambda: msg.scan_available_event(dest.client_context, pending.identifier),
+                            lambda: events.scan_available_event(dest.client_context, pending.identifier),
                             only=subscription)
         log.info("push scan offered to {dest} ({peer})", dest=dest.display_name, peer=subscription.peer)
         return pending

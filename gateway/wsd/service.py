@@ -18,7 +18,7 @@ from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
 from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
-from gateway.wsd import scan_messages as msg
+from gateway.wsd.scan_messages import elements, jobs, tickets, wscn
 from gateway.wsd.eventing import EventSource
 from gateway.wsd.faults import fault_for
 from gateway.wsd.metadata import DeviceMetadata, get_response
@@ -219,23 +219,23 @@ class DeviceResource(resource.Resource):
     def get_scanner_elements(self, env: Envelope, request):
         d = self.scanner
         makers = {
-            ns.qname(ns.WSCN, "ScannerDescription"): lambda: msg.scanner_description(d.capabilities),
-            ns.qname(ns.WSCN, "ScannerConfiguration"): lambda: msg.scanner_configuration(d.capabilities),
-            ns.qname(ns.WSCN, "ScannerStatus"): lambda: msg.scanner_status(d.status()),
-            ns.qname(ns.WSCN, "DefaultScanTicket"): lambda: msg.default_scan_ticket(d.default_parameters),
+            ns.qname(ns.WSCN, "ScannerDescription"): lambda: elements.scanner_description(d.capabilities),
+            ns.qname(ns.WSCN, "ScannerConfiguration"): lambda: elements.scanner_configuration(d.capabilities),
+            ns.qname(ns.WSCN, "ScannerStatus"): lambda: elements.scanner_status(d.status()),
+            ns.qname(ns.WSCN, "DefaultScanTicket"): lambda: tickets.default_scan_ticket(d.default_parameters),
         }
-        names = msg.parse_requested_names(env.body)
+        names = elements.parse_requested_names(env.body)
         if not names:
             raise invalid_args("RequestedElements names no element")
         self._respond(env, request, "GetScannerElements",
-                      msg.elements_response("GetScannerElements", "ScannerElements", names, makers))
+                      elements.elements_response("GetScannerElements", "ScannerElements", names, makers))
 
     def validate_scan_ticket(self, env: Envelope, request):
-        ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
+        ticket = tickets.parse_ticket(env.body.find(wscn.q("ScanTicket")))
         final, info = self.scanner.validate(ticket)
         corrected = final if _needs_correction(final) else None
         self._respond(env, request, "ValidateScanTicket",
-                      msg.validate_response(corrected is None, info, corrected, ticket))
+                      tickets.validate_response(corrected is None, info, corrected, ticket))
 
     def service_url(self, request) -> str:
         return f"{_host_base(request)}/{self.scanner.identity.uuid}/scan"
@@ -262,26 +262,26 @@ class DeviceResource(resource.Resource):
 
     @defer.inlineCallbacks
     def create_scan_job(self, env: Envelope, request):
-        identifier, token = msg.parse_push_identifiers(env.body)
+        identifier, token = jobs.parse_push_identifiers(env.body)
         if identifier is not None:
             destination = self.push.check(identifier, token)
-        ticket = msg.parse_ticket(env.body.find(msg.q("ScanTicket")))
+        ticket = tickets.parse_ticket(env.body.find(wscn.q("ScanTicket")))
         job = yield self.scanner.create_job(ticket, owner=_peer(request))
         if identifier is not None:
             self.push.used(identifier)
             log.info("push scan for {dest} started by {peer}", dest=destination.display_name, peer=_peer(request))
         self._respond(env, request, "CreateScanJob",
-                      msg.create_job_response(job.id, job.token, job.image_info, job.final))
+                      jobs.create_job_response(job.id, job.token, job.image_info, job.final))
 
     @defer.inlineCallbacks
     def retrieve_image(self, env: Envelope, request):
-        job_id = msg.parse_job_id(env.body)
-        token = msg.parse_job_token(env.body)
-        name = msg.parse_document_name(env.body)
+        job_id = jobs.parse_job_id(env.body)
+        token = jobs.parse_job_token(env.body)
+        name = jobs.parse_document_name(env.body)
         transfer = yield self.scanner.next_document(job_id, token, name)
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
-                                        msg.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
+                                        jobs.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
         if _gone(request):
             transfer.pipe.stopProducing()
             log.info("image of job {job} not sent: {peer} went away before it started", job=job_id,
@@ -318,29 +318,29 @@ class DeviceResource(resource.Resource):
         # The client that created a job may cancel it, and so may this machine's own tools; to anyone
         # else another client's job does not exist (the schema has no "not yours" fault).
         peer = _peer(request)
-        self.scanner.cancel(msg.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
-        self._respond(env, request, "CancelJob", msg.empty_response("CancelJob"))
+        self.scanner.cancel(jobs.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
+        self._respond(env, request, "CancelJob", jobs.empty_response("CancelJob"))
 
     def get_job_elements(self, env: Envelope, request):
-        job = self.scanner.job(msg.parse_job_id(env.body))
+        job = self.scanner.job(jobs.parse_job_id(env.body))
         makers = {
-            ns.qname(ns.WSCN, "JobStatus"): lambda: msg.job_status(job),
-            ns.qname(ns.WSCN, "ScanTicket"): lambda: msg.scan_ticket(job.ticket, job.final),
-            ns.qname(ns.WSCN, "Documents"): lambda: msg.documents(job),
+            ns.qname(ns.WSCN, "JobStatus"): lambda: jobs.job_status(job),
+            ns.qname(ns.WSCN, "ScanTicket"): lambda: tickets.scan_ticket(job.ticket, job.final),
+            ns.qname(ns.WSCN, "Documents"): lambda: jobs.documents(job),
             # The schema's keyword for the job element names is "Document"; the element it gets is Documents.
-            ns.qname(ns.WSCN, "Document"): lambda: msg.documents(job),
+            ns.qname(ns.WSCN, "Document"): lambda: jobs.documents(job),
         }
-        names = msg.parse_requested_names(env.body)
+        names = elements.parse_requested_names(env.body)
         self._respond(env, request, "GetJobElements",
-                      msg.elements_response("GetJobElements", "JobElements", names, makers))
+                      elements.elements_response("GetJobElements", "JobElements", names, makers))
 
     def get_active_jobs(self, env: Envelope, request):
         self._respond(env, request, "GetActiveJobs",
-                      msg.job_summaries("GetActiveJobs", "ActiveJobs", self.scanner.active_jobs()))
+                      jobs.job_summaries("GetActiveJobs", "ActiveJobs", self.scanner.active_jobs()))
 
     def get_job_history(self, env: Envelope, request):
         self._respond(env, request, "GetJobHistory",
-                      msg.job_summaries("GetJobHistory", "JobHistory", self.scanner.job_history()))
+                      jobs.job_summaries("GetJobHistory", "JobHistory", self.scanner.job_history()))
 
 
 def _needs_correction(final) -> bool:

@@ -117,6 +117,6 @@ def test_a_request_naming_thousands_of_elements_is_refused_without_building_them
 
 
 def test_as_many_names_as_the_cap_are_answered(gateway):
-    from gateway.wsd.scan_messages import MAX_REQUESTED_NAMES
+    from gateway.wsd.scan_messages.elements import MAX_REQUESTED_NAMES
     r = elements(gateway, *["wscn:ScannerConfiguration"] * MAX_REQUESTED_NAMES)
     assert r.status == 200 and len(r.xml.findall(".//" + q("ElementData"))) == 1

@@ -3,7 +3,7 @@
 from gateway.model import ConditionName, ScannerState, ScannerStateReason
 from gateway.scanner.saneapi import Status
 from gateway.scanner.status import StatusTracker
-from gateway.wsd.scan_messages import status_change_events
+from gateway.wsd.scan_messages.events import status_change_events
 
 W = "{http://schemas.microsoft.com/windows/2006/08/wdp/scan}"
 
