@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import configparser
-import ipaddress
 import fnmatch
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from gateway.addresses import parse_networks
 
 DEFAULT_PORT = 8765
 """Not 5357: wsdd (Samba's WS-Discovery daemon) owns that port on many hosts."""
@@ -111,8 +112,7 @@ def load(path: Path | None) -> Settings:
 
 def _networks(value: str) -> tuple[str, ...]:
     networks = _split(value)
-    for n in networks:
-        ipaddress.ip_network(n, strict=False)
+    parse_networks(networks)
     return networks
 
 

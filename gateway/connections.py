@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import resource
 from typing import Callable
 
@@ -23,6 +22,8 @@ from twisted.logger import Logger, PredicateResult
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.internet.protocol import Protocol
 from twisted.web import server
+
+from gateway.addresses import client_key
 
 log = Logger()
 
@@ -45,16 +46,6 @@ def connection_budget(soft: int | None = None, reserve_min: int = 64) -> int:
     if soft == resource.RLIM_INFINITY or soft > 1 << 20:
         soft = 1 << 20
     return max(16, soft - max(reserve_min, soft // 8))
-
-
-def _address_key(host: str) -> str:
-    """One key per client: an IPv4 client of the dual-stack socket counts as its IPv4 address."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host
-    mapped = getattr(address, "ipv4_mapped", None)
-    return str(mapped) if mapped else host
 
 
 class RateLimited:
@@ -125,7 +116,7 @@ class ConnectionLimits(WrappingFactory):
             "(raise LimitNOFILE= to allow more){more}", peer=f["peer"], total=self.total, more=_more(n)))
 
     def buildProtocol(self, addr):
-        key = _address_key(getattr(addr, "host", str(addr)))
+        key = client_key(getattr(addr, "host", str(addr)))
         if self.open >= self.total:
             self._log_full(peer=key)
             return None
@@ -183,7 +174,7 @@ class DeadlineRequest(server.Request):
     def _too_slow(self, part: str, seconds: float) -> None:
         self._arrival_deadline = None
         transport = self.channel.transport
-        peer = _address_key(getattr(transport.getPeer(), "host", "?"))
+        peer = client_key(getattr(transport.getPeer(), "host", "?"))
         cls = type(self)
         if cls._log_slow is None:
             cls._log_slow = RateLimited(self.channel.site.reactor, lambda f, n: log.info(

@@ -22,20 +22,11 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
-from gateway.wsd.discovery.interfaces import local_addresses
+from gateway.addresses import address_of, local_addresses, parse_networks, sockaddr_text
 
 REFRESH_SECONDS = 5.0
 RESOLVE_TIMEOUT = 5.0
 """Seconds a subscriber's host name may take to resolve."""
-
-
-def _ip(host: str):
-    """An address literal (IPv4-mapped IPv6 as IPv4), or None for a name or garbage."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
-    except ValueError:
-        return None
-    return getattr(address, "ipv4_mapped", None) or address
 
 
 def _this_link(address) -> bool:
@@ -47,7 +38,7 @@ class NetworkPolicy:
     def __init__(self, interfaces: Sequence[str] = (), allowed_networks: Sequence[str] = (), ipv6: bool = True,
                  clock=time.monotonic):
         self._interfaces = tuple(interfaces) or None
-        self._allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+        self._allowed = parse_networks(allowed_networks)
         self._ipv6 = ipv6
         self._clock = clock
         self._read_at = -REFRESH_SECONDS
@@ -62,7 +53,7 @@ class NetworkPolicy:
 
     def peer_allowed(self, host: str) -> bool:
         """A client on a served link, in an allowed network, or on this machine."""
-        address = _ip(host)
+        address = address_of(host)
         if address is None:
             return False
         if _this_link(address) or any(address in n for n in self._allowed):
@@ -74,7 +65,7 @@ class NetworkPolicy:
         """The address a client reached us on belongs to a served interface (or loopback)."""
         if self._interfaces is None:
             return True
-        address = _ip(host)
+        address = address_of(host)
         if address is None:
             return False
         if _this_link(address):
@@ -90,14 +81,14 @@ class NetworkPolicy:
         services. A subscriber on this machine may have events sent here.
         Names are refused: the caller resolves, then asks about each address.
         """
-        peer = _ip(subscriber)
+        peer = address_of(subscriber)
         if peer is not None and peer.is_loopback:
             return True
-        target = _ip(address)
+        target = address_of(address)
         if target is None or _this_machine_anyway(target):
             return False
         self._refresh()
-        return all(target != _ip(a.address) for a in self._every)
+        return all(target != address_of(a.address) for a in self._every)
 
 
 def _this_machine_anyway(address) -> bool:
@@ -129,16 +120,11 @@ def os_resolver(reactor) -> Resolver:
         except (socket.gaierror, UnicodeError, ValueError):
             found = None
         if found is not None:
-            return defer.succeed([_sockaddr_text(f[4]) for f in found])
+            return defer.succeed([sockaddr_text(f[4]) for f in found])
         receiver = _Addresses()
         reactor.nameResolver.resolveHostName(receiver, host, port)
         return receiver.done
     return resolve
-
-
-def _sockaddr_text(sockaddr) -> str:
-    host = sockaddr[0]
-    return f"{host}%{sockaddr[3]}" if len(sockaddr) == 4 and sockaddr[3] else host
 
 
 @implementer(IResolutionReceiver)

@@ -7,7 +7,6 @@ is something a request forged by way of an event delivery cannot carry.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from pathlib import Path
 from typing import Callable
@@ -15,18 +14,10 @@ from typing import Callable
 from twisted.logger import Logger
 from twisted.web import resource
 
+from gateway.addresses import is_loopback
 from gateway.statefiles import StateFileError, write_atomic
 
 log = Logger()
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
 
 
 TOKEN_HEADER = b"x-push-token"
@@ -83,7 +74,7 @@ class PushResource(resource.Resource):
     def render_POST(self, request):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         given = (request.getHeader(TOKEN_HEADER) or b"").decode("ascii", "replace").strip()
-        local = _is_loopback(getattr(request.getClientAddress(), "host", ""))
+        local = is_loopback(getattr(request.getClientAddress(), "host", ""))
         if local and self.token is None:
             request.setResponseCode(403)
             return b"push scans are off: the gateway could not save its token (see its log)\n"

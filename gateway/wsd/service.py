@@ -6,7 +6,6 @@ with a non-2xx status; nothing a client sends reaches another job.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Callable
 
 from lxml import etree
@@ -14,6 +13,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource, server
 
+from gateway.addresses import client_key, is_loopback
 from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
 from gateway.pipe import ClientGone, PipeClosed
@@ -91,15 +91,7 @@ def _gone(request: server.Request) -> bool:
 
 def _peer(request: server.Request) -> str:
     """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
-    host = getattr(request.getClientAddress(), "host", "?")
-    return host[len("::ffff:"):] if host.startswith("::ffff:") and "." in host else host
-
-
-def _on_this_machine(peer: str) -> bool:
-    try:
-        return ipaddress.ip_address(peer.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+    return client_key(getattr(request.getClientAddress(), "host", "?"))
 
 
 def _host_base(request: server.Request) -> str:
@@ -318,7 +310,7 @@ class DeviceResource(resource.Resource):
         # The client that created a job may cancel it, and so may this machine's own tools; to anyone
         # else another client's job does not exist (the schema has no "not yours" fault).
         peer = _peer(request)
-        self.scanner.cancel(jobs.parse_job_id(env.body), owner=None if _on_this_machine(peer) else peer)
+        self.scanner.cancel(jobs.parse_job_id(env.body), owner=None if is_loopback(peer) else peer)
         self._respond(env, request, "CancelJob", jobs.empty_response("CancelJob"))
 
     def get_job_elements(self, env: Envelope, request):

@@ -8,8 +8,8 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
 from gateway.wsd import namespaces as ns
-from gateway.wsd.discovery.guards import RateLimiter, RecentMessageIds, is_on_link, parse_networks
-from gateway.wsd.discovery.interfaces import LocalAddress
+from gateway.addresses import LocalAddress, parse_networks
+from gateway.wsd.discovery.guards import RateLimiter, RecentMessageIds, is_on_link
 from gateway.wsd.discovery.responder import (
     MAX_DATAGRAM, AppSequenceCounter, DiscoverableDevice, Responder, reply_address,
 )

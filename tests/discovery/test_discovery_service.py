@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from gateway.wsd import namespaces as ns
 from gateway.wsd.discovery import DiscoverableDevice, DiscoveryService
 from gateway.wsd.discovery import service as service_module
-from gateway.wsd.discovery.interfaces import LocalAddress
+from gateway.addresses import LocalAddress
 from gateway.wsd.discovery.service import (
     APP_MAX_DELAY, GROUP4, GROUP6, MULTICAST_UDP_REPEAT, UDP_MAX_DELAY, UDP_MIN_DELAY, UDP_UPPER_DELAY,
     transmission_times,

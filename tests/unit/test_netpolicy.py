@@ -9,7 +9,7 @@ from twisted.python.failure import Failure
 
 from gateway import netpolicy
 from gateway.netpolicy import EventTargets, NetworkPolicy, TargetRefused, os_resolver
-from gateway.wsd.discovery.interfaces import LocalAddress
+from gateway.addresses import LocalAddress
 
 
 @pytest.fixture(autouse=True)

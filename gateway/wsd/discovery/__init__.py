@@ -2,7 +2,7 @@
 
 - ``messages``: the wire format (build, parse, match), pure;
 - ``guards``: duplicate, rate and on-link rules, clock-driven;
-- ``interfaces``: which local addresses to announce on;
+- which local addresses to announce on: ``gateway.addresses``;
 - ``responder``: what to answer to one datagram, socket-free;
 - ``service``: the sockets and the Twisted service.
 """

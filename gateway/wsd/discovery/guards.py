@@ -5,12 +5,11 @@ Clock-driven and socket-free so the rules can be tested with ``task.Clock``.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from gateway.addresses import Network, bare_address
 
 
 class RecentMessageIds:
@@ -72,18 +71,6 @@ class RateLimiter:
         """How many answers were refused since the last allowed one: log only the first."""
         bucket = self._buckets.get(source)
         return bucket.refused if bucket else 0
-
-
-def bare_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address without an IPv6 zone, or None if ``host`` is no address."""
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def parse_networks(networks: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 def is_on_link(host: str, link: Iterable[Network], allowed: Iterable[Network] = ()) -> bool:

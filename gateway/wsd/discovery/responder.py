@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from lxml import etree
 from twisted.logger import Logger
 
-from gateway.wsd.discovery.guards import RateLimiter, RecentMessageIds, bare_address, is_on_link, parse_networks
-from gateway.wsd.discovery.interfaces import LocalAddress
+from gateway.addresses import LocalAddress, bare_address, parse_networks
+from gateway.wsd.discovery.guards import RateLimiter, RecentMessageIds, is_on_link
 from gateway.wsd.discovery.messages import (
     AppSequence, Probe, Resolve, Target, build_probe_matches, build_resolve_matches, parse_message, probe_matches,
 )

@@ -27,8 +27,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from gateway.wsd.discovery.guards import bare_address
-from gateway.wsd.discovery.interfaces import LocalAddress, local_addresses
+from gateway.addresses import LocalAddress, bare_address, local_addresses
 from gateway.wsd.discovery.messages import build_bye, build_hello
 from gateway.wsd.discovery.responder import (
     MAX_DATAGRAM, AppSequenceCounter, DiscoverableDevice, Responder, target_for,

@@ -1,12 +1,14 @@
-"""Which addresses get announced, from netifaces' view and the interface flags."""
+"""Addresses: this machine's (from netifaces' view and the interface flags), and host strings as addresses."""
 
 import ipaddress
 import socket
 
 import pytest
 
-from gateway.wsd.discovery import interfaces
-from gateway.wsd.discovery.interfaces import IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, local_addresses
+from gateway import addresses as interfaces
+from gateway.addresses import (
+    IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, address_of, bare_address, client_key, is_loopback, local_addresses,
+)
 
 UP = IFF_UP | IFF_MULTICAST
 HOST = {
@@ -52,3 +54,27 @@ def test_an_interface_that_is_down_or_missing_contributes_nothing(monkeypatch):
     assert local_addresses(["wlan0"]) == frozenset()
     monkeypatch.setattr(interfaces.socket, "if_nametoindex", missing)
     assert local_addresses(["eth9"]) == frozenset()
+
+
+@pytest.mark.parametrize("host,expected", [
+    ("192.168.1.5", "192.168.1.5"), ("::ffff:192.168.1.5", "192.168.1.5"), ("[fe80::1%eth0]", "fe80::1"),
+    ("fe80::1%2", "fe80::1"), ("printer.local", None), ("", None)])
+def test_a_host_string_is_read_as_the_address_it_is(host, expected):
+    address = address_of(host)
+    assert (str(address) if address else None) == expected
+
+
+def test_a_mapped_address_stays_ipv6_where_the_link_matters():
+    assert bare_address("::ffff:192.168.1.5").version == 6
+
+
+@pytest.mark.parametrize("host,key", [("::ffff:10.0.0.7", "10.0.0.7"), ("10.0.0.7", "10.0.0.7"),
+                                      ("fe80::7%eth0", "fe80::7%eth0"), ("?", "?")])
+def test_a_client_of_the_dual_stack_socket_is_named_by_its_ipv4_address(host, key):
+    assert client_key(host) == key
+
+
+@pytest.mark.parametrize("host,local", [("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.2", True),
+                                        ("192.168.1.5", False), ("localhost", False)])
+def test_loopback_in_any_spelling_of_an_address(host, local):
+    assert is_loopback(host) is local

@@ -1,15 +1,63 @@
-"""The local addresses to announce on, read from netifaces (and interface flags from sysfs)."""
+"""Addresses, in one place: a host string as an address, who a client is, networks, this machine's addresses.
+
+Every part that looks at an address asks here: the network policy (who may
+use us, where events may go), WS-Discovery (which addresses to announce on,
+who is on the link), the scan service (which client owns a job) and event
+delivery (what a subscriber's name resolved to). This machine's addresses come
+from netifaces, interface flags from sysfs.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import netifaces
 
-from gateway.wsd.discovery.guards import Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def bare_address(host: str) -> Address | None:
+    """The address without an IPv6 zone (or brackets), or None if ``host`` is no address."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+
+
+def address_of(host: str) -> Address | None:
+    """Like ``bare_address``, with an IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) as the IPv4 address it is."""
+    address = bare_address(host)
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+def client_key(host: str) -> str:
+    """How a client is named: an IPv4 client of our dual-stack socket as its plain IPv4 address, any other
+    host as it is (a zone kept)."""
+    address = bare_address(host)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped) if mapped else host
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is an address of this machine's loopback (in any spelling of an address)."""
+    address = address_of(host)
+    return address is not None and address.is_loopback
+
+
+def parse_networks(networks: Iterable[str]) -> tuple[Network, ...]:
+    """ValueError for what is no network."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def sockaddr_text(sockaddr) -> str:
+    """A socket address's host, an IPv6 zone as ``%index``."""
+    host = sockaddr[0]
+    return f"{host}%{sockaddr[3]}" if len(sockaddr) == 4 and sockaddr[3] else host
+
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
