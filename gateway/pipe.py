@@ -41,7 +41,6 @@ class ThreadPipe:
         self._done: Callable[[Exception | None], None] | None = None
         self._end: tuple[Exception | None] | None = None
         self._why: PipeClosed = PipeClosed("the transfer was stopped")
-        self.bytes_delivered = 0
 
     # worker thread side
 
@@ -69,10 +68,6 @@ class ThreadPipe:
     def close(self, error: Exception | None = None) -> None:
         self._reactor.callFromThread(self._closed, error)
 
-    @property
-    def aborted(self) -> bool:
-        return self._aborted.is_set()
-
     # reactor side
 
     def attach(self, write: Callable[[bytes], None], done: Callable[[Exception | None], None]) -> None:
@@ -97,7 +92,6 @@ class ThreadPipe:
     def _flush(self) -> None:
         while self._write is not None and not self._paused and self._pending:
             data = self._pending.popleft()
-            self.bytes_delivered += len(data)
             self._write(data)
             self._slots.release()
         if self._end is not None and not self._pending and self._done is not None:
