@@ -198,17 +198,11 @@ class Gateway:
     @staticmethod
     def _panel(entry: ServedScanner) -> ScannerPanel:
         scanner, subscribers = entry.scanner, entry.wsd.subscribers()
-        if subscribers.count:
-            text = f"{subscribers.count} from {', '.join(subscribers.peers)}"
-            if subscribers.destinations:
-                text += f"; push-scan destinations: {', '.join(subscribers.destinations)}"
-        else:
-            text = "none (a PC subscribes when it installs the scanner)"
         return ScannerPanel(
             name=scanner.name, device=scanner.identity.device, endpoint=f"urn:uuid:{scanner.uuid}",
             status=scanner.status(), sources=tuple(s.value for s in scanner.capabilities.sources()),
-            formats=scanner.capabilities.formats, subscribers=text,
-            jobs=tuple(scanner.active_jobs() + scanner.job_history()))
+            formats=scanner.capabilities.formats, subscriptions=subscribers.count, subscribers=subscribers.peers,
+            destinations=subscribers.destinations, jobs=tuple(scanner.active_jobs() + scanner.job_history()))
 
     # ------------------------------------------------------------ the network
 

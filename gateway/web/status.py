@@ -29,9 +29,20 @@ class ScannerPanel:
     status: ScannerStatus
     sources: tuple[str, ...]
     formats: tuple[str, ...]
-    subscribers: str
+    subscriptions: int
+    subscribers: tuple[str, ...]
+    """The addresses that subscribe to its events."""
+    destinations: tuple[str, ...]
+    """The push-scan destinations they registered."""
     jobs: tuple[JobView, ...]
     """Active ones first, then the history, newest first."""
+
+    @property
+    def subscribers_text(self) -> str:
+        if not self.subscriptions:
+            return "none (a PC subscribes when it installs the scanner)"
+        text = f"{self.subscriptions} from {', '.join(self.subscribers)}"
+        return text + (f"; push-scan destinations: {', '.join(self.destinations)}" if self.destinations else "")
 
 
 class StatusPage(resource.Resource):
@@ -72,7 +83,7 @@ class StatusPage(resource.Resource):
             ("State", f"{status.state.value} ({words(status.reasons)})"),
             ("Sources", ", ".join(panel.sources)),
             ("Formats", ", ".join(panel.formats)),
-            ("Subscribers", panel.subscribers),
+            ("Subscribers", panel.subscribers_text),
         )]
         conditions = [E.LI(f"{c.name.value} ({c.severity.value}, {c.component.value}) since {c.time:%H:%M:%S}")
                       for c in status.conditions]
