@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from gateway.model import (
@@ -31,12 +31,10 @@ from gateway.scanner.session import (
 )
 from gateway.scanner.status import StatusTracker
 from gateway.scanner.ticket import default_parameters, image_window, negotiate, settle
+from gateway.scanner.watchdog import Watchdog
 from gateway.scanner_api import ImageStream, ScannerListener
 
 log = Logger()
-
-WATCH_INTERVAL = 1.0
-"""Seconds between two looks of the watchdog at the device call in progress."""
 
 
 def predicted_info(side: UsedSide, row_bytes: Callable[[int, UsedSide], int], size: Size | None = None) -> ImageInfo:
@@ -45,6 +43,43 @@ def predicted_info(side: UsedSide, row_bytes: Callable[[int, UsedSide], int], si
         window = image_window(side)
         size = Size(window.width, window.height)
     return ImageInfo(size.width, size.height, row_bytes(size.width, side))
+
+
+def feeder_ran_empty(error: BaseException, job: Job) -> bool:
+    """An empty feeder ends the job well after its first image, or for a feeder job at once."""
+    return isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
+        job.images_done > 0 or not job.from_platen)
+
+
+def scan_failure(error: BaseException, failure, job: Job, scanner: str, status: StatusTracker) -> Failure:
+    """What ended a scan, said once in the log where it is not the client's own doing; a SANE error
+    becomes the scanner's condition."""
+    if isinstance(error, SaneError) and error.status is Status.CANCELLED:
+        # Not cancelled by a client (that job is Terminating): stopped at the scanner itself.
+        return Failure.CANCELLED_AT_DEVICE
+    if isinstance(error, PipeClosed):
+        return Failure.TRANSFER_STOPPED
+    if isinstance(error, OSError):
+        # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
+        log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
+                  job=job.id, scanner=scanner, dir=tempfile.gettempdir(), error=error)
+        return Failure.STORAGE_FULL
+    if isinstance(error, SaneError):
+        log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=scanner, error=error.message)
+        return status.sane_error(error.status).failure
+    log.failure("scan of job {job} failed", failure, job=job.id)
+    return Failure.INTERNAL
+
+
+def client_error(error: BaseException, job: Job) -> ServiceError:
+    """What the client is told when a document could not start."""
+    if job.feeder_empty:
+        return JobError(ErrorKind.NO_IMAGES, "the feeder is empty")
+    if job.state is JobState.CANCELED:
+        return JobError(ErrorKind.CANCELLED, "the job was cancelled")
+    if isinstance(error, SaneError):
+        return ServiceError(ErrorKind.DEVICE, f"the scanner reports: {error.message}")
+    return ServiceError(ErrorKind.DEVICE, "the scan failed")
 
 
 @dataclass
@@ -83,11 +118,9 @@ class Scanner:
         self._capabilities: Capabilities | None = None
         self.profile: DeviceProfile | None = None
         self._retrieve: _Retrieve | None = None
-        self._interrupted_at: float | None = None
         self._stopped = False
-        self._watchdog = task.LoopingCall(self._watch_device)
-        self._watchdog.clock = reactor
-        self._watchdog.start(WATCH_INTERVAL, now=False)
+        self._watchdog = Watchdog(reactor, lambda: self.session, lambda: self._name, interrupted=self._interrupted,
+                                  stuck=self._give_up)
 
     # ------------------------------------------------------------ what it is
 
@@ -228,50 +261,15 @@ class Scanner:
         job = retrieve.job
         if job.state is JobState.TERMINATING:
             self.jobs.retrieve_failed(job, Failure.CANCELLED_AT_DEVICE)  # it ends Canceled, as asked
-        elif self._feeder_ran_empty(error, job):
+        elif feeder_ran_empty(error, job):
             if job.images_done == 0:
                 self._status.sane_error(error.status)
             self.jobs.retrieve_ended(job, 0, feeder_empty=True)
         else:
-            self.jobs.retrieve_failed(job, self._failure(error, failure, job))
+            self.jobs.retrieve_failed(job, scan_failure(error, failure, job, self._name, self._status))
         self._document_ended(job)
         if not retrieve.started.called:
-            retrieve.started.errback(self._service_error(error, job))
-
-    @staticmethod
-    def _feeder_ran_empty(error: BaseException, job: Job) -> bool:
-        """An empty feeder ends the job well after its first image, or for a feeder job at once."""
-        return isinstance(error, SaneError) and error.status is Status.NO_DOCS and (
-            job.images_done > 0 or not job.from_platen)
-
-    def _failure(self, error: BaseException, failure, job: Job) -> Failure:
-        """What ended a scan, said once in the log where it is not the client's own doing."""
-        if isinstance(error, SaneError) and error.status is Status.CANCELLED:
-            # Not cancelled by a client (that job is Terminating): stopped at the scanner itself.
-            return Failure.CANCELLED_AT_DEVICE
-        if isinstance(error, PipeClosed):
-            return Failure.TRANSFER_STOPPED
-        if isinstance(error, OSError):
-            # The page spools (unknown height, multi-page files, three-pass planes) live in the temporary directory.
-            log.error("scan of job {job} on {scanner} failed: cannot write its temporary files in {dir}: {error}",
-                      job=job.id, scanner=self._name, dir=tempfile.gettempdir(), error=error)
-            return Failure.STORAGE_FULL
-        if isinstance(error, SaneError):
-            log.warn("scan of job {job} on {scanner} failed: {error}", job=job.id, scanner=self._name,
-                     error=error.message)
-            return self._status.sane_error(error.status).failure
-        log.failure("scan of job {job} failed", failure, job=job.id)
-        return Failure.INTERNAL
-
-    def _service_error(self, error: BaseException, job: Job) -> ServiceError:
-        """What the client is told when a document could not start."""
-        if job.feeder_empty:
-            return JobError(ErrorKind.NO_IMAGES, "the feeder is empty")
-        if job.state is JobState.CANCELED:
-            return JobError(ErrorKind.CANCELLED, "the job was cancelled")
-        if isinstance(error, SaneError):
-            return ServiceError(ErrorKind.DEVICE, f"the scanner reports: {error.message}")
-        return ServiceError(ErrorKind.DEVICE, "the scan failed")
+            retrieve.started.errback(client_error(error, job))
 
     def _document_ended(self, job: Job) -> None:
         self._status.busy(False)
@@ -333,24 +331,10 @@ class Scanner:
 
     # ------------------------------------------------------------ watchdog
 
-    def _watch_device(self) -> None:
-        """Once a second: a device call of a scan that takes longer than the device timeout is cancelled,
-        and a scanner that does not answer the cancel either is given up (the next job opens it afresh)."""
-        session = self.session
-        waited = session.waiting_for()
-        if self._interrupted_at is None:
-            if waited > session.device_timeout:
-                error = SaneError(Status.IO_ERROR, f"the scanner sent nothing for over {session.device_timeout:g} s")
-                log.warn("{scanner}: {error}; cancelling its scan", scanner=self._name, error=error.message)
-                self._interrupted_at = self.reactor.seconds()
-                session.interrupt(error)
-                if self._retrieve is not None:
-                    self._retrieve.pipe.abort(error.message)
-        elif waited == 0:
-            self._interrupted_at = None
-        elif self.reactor.seconds() - self._interrupted_at > session.device_timeout:
-            self._interrupted_at = None
-            self._give_up(session)
+    def _interrupted(self, error: SaneError) -> None:
+        """The watchdog cancelled a device call that hung: the document's response ends at once."""
+        if self._retrieve is not None:
+            self._retrieve.pipe.abort(error.message)
 
     def _give_up(self, stuck: DeviceSession) -> None:
         """The device thread is stuck in SANE even after a cancel: leave it there, end its job, and let the
@@ -388,8 +372,7 @@ class Scanner:
     def stop(self, why: str = "the gateway is stopping") -> defer.Deferred:
         """No longer served (the gateway stops, or the scanner went away): its job ends Aborted, a scan
         in progress is stopped, and the device is closed; fires once its threads have ended."""
-        if self._watchdog.running:
-            self._watchdog.stop()
+        self._watchdog.stop()
         self._stopped = True
         self.session.request_cancel()
         self._end_retrieve(Failure.REMOVED, why)

@@ -3,7 +3,7 @@
 Threads, and what runs on each:
 
 - **the reactor** (main thread): everything else, the watchdog's timer
-  included (``device.Scanner``), and the reading side of each pipe. It never
+  included (``watchdog.py``), and the reading side of each pipe. It never
   waits for the scanner: it hands work to a device thread and gets a Deferred.
 - **one device thread per scanner** (``DeviceSession``, a pool of one named
   ``sane-<device>``): every blocking SANE call of that device, in order:
@@ -58,7 +58,7 @@ RING_SIZE = STRIPS_IN_FLIGHT + 3
 READER_EXIT_WAIT = 0.05
 """Seconds the last row of a frame waits for the threads the backend started for it to end."""
 READER_SETTLE = 0.2
-"""Seconds a sane_cancel waits for the backend's reader threads to stop running (see DeviceSession._cancel)."""
+"""Seconds a sane_cancel waits for the backend's reader threads to stop running (see ScanCalls.cancel)."""
 DEVICE_TIMEOUT = 90.0
 """Seconds one device call of a scan (sane_start, a read) may take before the scan is declared stuck."""
 PLANES = ("red", "green", "blue")
@@ -236,6 +236,114 @@ class StripPump:
         self._sink.abort()
 
 
+class ScanCalls:
+    """The device calls of a scan (sane_start, the reads, the cancel and close at its end): timed for the
+    watchdog, stopped from another thread when one hangs, and a cancel only once the backend's reader
+    threads are at rest. The calls run on the device thread; ``waiting_for`` and ``interrupt`` on the reactor.
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+        self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
+        self._stuck: SaneError | None = None
+        self._backend_threads: frozenset[str] = frozenset()  # threads SANE started in the last sane_start
+
+    # The watchdog's side (reactor).
+
+    def waiting_for(self) -> float:
+        """Seconds the device call of a scan in progress (sane_start, a read) has been waiting; 0 if none."""
+        since = self._waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def interrupt(self, dev: SaneDevice | None, error: SaneError) -> None:
+        """The device call in progress is stuck: sane_cancel it from a helper thread (SANE allows a cancel
+        while a read waits; it makes the read return at once) and end the scan with ``error``."""
+        self._stuck = error
+        if dev is not None:
+            threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
+                             daemon=True).start()
+
+    def _cancel_quietly(self, dev: SaneDevice) -> None:
+        try:
+            self.cancel(dev)
+        except Exception as e:  # noqa: BLE001 -- a cancel that fails changes nothing for the watchdog
+            log.info("cancelling a stuck scan failed: {error}", error=e)
+
+    # The device thread's side.
+
+    def new_job(self) -> None:
+        """An interruption of an earlier job no longer applies."""
+        self._stuck = None
+
+    def start(self, dev: SaneDevice) -> None:
+        before = _threads()
+        try:
+            self._watched(dev.start)
+        finally:
+            self._backend_threads = _threads() - before
+
+    def read_into(self, dev: SaneDevice, buffer: memoryview) -> int:
+        return self._watched(dev.read_into, buffer)
+
+    def cancel(self, dev: SaneDevice) -> None:
+        """sane_cancel, once the backend's reader threads are gone or waiting in the kernel.
+
+        sanei_thread makes its reader threads cancellable asynchronously and
+        sane_cancel kills them with pthread_cancel: a reader caught inside
+        malloc or free (filling its picture buffer just after sane_start,
+        freeing it at the end) dies holding a malloc arena's lock, and the next
+        thread to use that arena (often the next reader, joined by this
+        thread's sane_cancel) waits for it forever: with the test backend one
+        jammed scan in a few dozen hung the device that way. A reader blocked
+        in write() or sleeping (not waiting for a lock) is at a safe point;
+        READER_SETTLE bounds the wait.
+        """
+        deadline = time.monotonic() + READER_SETTLE
+        while not all(_at_rest(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        dev.cancel()
+
+    def let_reader_finish(self) -> None:
+        """Before the read that ends a frame, give the backend's reader thread a moment to end by itself.
+
+        The test backend (and any that ends its reader from sane_read at the
+        frame's last byte) cancels that thread asynchronously: caught between
+        its last write and its free(), it leaks its picture buffer, up to half
+        a megabyte a page (or dies holding a malloc lock: see ``cancel``).
+        Reading the last row only once the threads SANE started for this frame
+        are gone (or after READER_EXIT_WAIT) avoids it.
+        """
+        deadline = time.monotonic() + READER_EXIT_WAIT
+        while any(_alive(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def close(self, dev: SaneDevice) -> None:
+        """sane_cancel and close at a job's end; a driver that hangs here is the watchdog's too."""
+        self._waiting_since = time.monotonic()
+        try:
+            self.cancel(dev)
+        finally:
+            try:
+                dev.close()
+            finally:
+                self._waiting_since = None
+
+    def _watched(self, call: Callable, *args):
+        """A device call of a scan, timed by the watchdog; a call it interrupted raises the watchdog's error."""
+        self._waiting_since = time.monotonic()
+        try:
+            result = call(*args)
+        except SaneError:
+            if self._stuck is not None:
+                raise self._stuck from None
+            raise
+        finally:
+            self._waiting_since = None
+        if self._stuck is not None:
+            raise self._stuck
+        return result
+
+
 class DeviceSession:
     """A SANE device opened for the length of a job, driven from its own thread."""
 
@@ -249,9 +357,7 @@ class DeviceSession:
         self._dev: SaneDevice | None = None
         self._cancel_requested = threading.Event()
         self.device_timeout = device_timeout
-        self._waiting_since: float | None = None  # monotonic start of the device call of a scan in progress
-        self._stuck: SaneError | None = None
-        self._backend_threads: frozenset[str] = frozenset()  # threads SANE started in the last sane_start
+        self._calls = ScanCalls(name)
         self._encoder: EncodeThread | None = None
         self._ring: list[bytearray] = []
         self._ring_next = 0
@@ -269,28 +375,14 @@ class DeviceSession:
         """Stop the scan in progress at its next strip (it raises SaneError CANCELLED there)."""
         self._cancel_requested.set()
 
-    # The watchdog's side (reactor).
-
     def waiting_for(self) -> float:
-        """Seconds the device call of a scan in progress (sane_start, a read) has been waiting; 0 if none."""
-        since = self._waiting_since
-        return 0.0 if since is None else time.monotonic() - since
+        """Seconds the device call of a scan in progress has been waiting (the watchdog asks); 0 if none."""
+        return self._calls.waiting_for()
 
     def interrupt(self, error: SaneError) -> None:
-        """The device call in progress is stuck: sane_cancel it from a helper thread (SANE allows a cancel
-        while a read waits; it makes the read return at once) and end the scan with ``error``."""
-        self._stuck = error
+        """The device call in progress is stuck: it is cancelled from a helper thread, the scan ends with ``error``."""
         self._cancel_requested.set()
-        dev = self._dev
-        if dev is not None:
-            threading.Thread(target=self._cancel_quietly, args=(dev,), name=f"sane-cancel-{self._name}",
-                             daemon=True).start()
-
-    def _cancel_quietly(self, dev: SaneDevice) -> None:
-        try:
-            self._cancel(dev)
-        except Exception as e:  # noqa: BLE001 -- a cancel that fails changes nothing for the watchdog
-            log.info("cancelling a stuck scan failed: {error}", error=e)
+        self._calls.interrupt(self._dev, error)
 
     # Everything below runs on the device thread.
 
@@ -334,7 +426,7 @@ class DeviceSession:
     def apply(self, settings: list[tuple[str, Any]]) -> AppliedSettings:
         """Set a new job's options; a cancel asked of an earlier job no longer applies."""
         self._cancel_requested.clear()
-        self._stuck = None
+        self._calls.new_job()
         dev = self._device()
         opts = dev.options()
         for name, value in settings:
@@ -396,69 +488,15 @@ class DeviceSession:
         dev = self._device()
         if self._encoder is None:
             self._encoder = EncodeThread(self._name)  # started here: it inherits this thread's signal mask
-        self._start(dev)
+        self._calls.start(dev)
         params = dev.parameters()
         if params.format in PLANES:
             return self._scan_planes(dev, params, open_sink)
         if params.format not in ("gray", "color") or not params.last_frame:
-            self._cancel(dev)
+            self._calls.cancel(dev)
             raise SaneError(Status.UNSUPPORTED, f"SANE frame format {params.format!r} is not supported")
         self._stream(dev, params, lambda: open_sink(params))
         return params
-
-    def _start(self, dev: SaneDevice) -> None:
-        before = _threads()
-        try:
-            self._watched(dev.start)
-        finally:
-            self._backend_threads = _threads() - before
-
-    def _cancel(self, dev: SaneDevice) -> None:
-        """sane_cancel, once the backend's reader threads are gone or waiting in the kernel.
-
-        sanei_thread makes its reader threads cancellable asynchronously and
-        sane_cancel kills them with pthread_cancel: a reader caught inside
-        malloc or free (filling its picture buffer just after sane_start,
-        freeing it at the end) dies holding a malloc arena's lock, and the next
-        thread to use that arena (often the next reader, joined by this
-        thread's sane_cancel) waits for it forever: with the test backend one
-        jammed scan in a few dozen hung the device that way. A reader blocked
-        in write() or sleeping (not waiting for a lock) is at a safe point;
-        READER_SETTLE bounds the wait.
-        """
-        deadline = time.monotonic() + READER_SETTLE
-        while not all(_at_rest(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        dev.cancel()
-
-    def _let_reader_finish(self) -> None:
-        """Before the read that ends a frame, give the backend's reader thread a moment to end by itself.
-
-        The test backend (and any that ends its reader from sane_read at the
-        frame's last byte) cancels that thread asynchronously: caught between
-        its last write and its free(), it leaks its picture buffer, up to half
-        a megabyte a page (or dies holding a malloc lock: see ``_cancel``).
-        Reading the last row only once the threads SANE started for this frame
-        are gone (or after READER_EXIT_WAIT) avoids it.
-        """
-        deadline = time.monotonic() + READER_EXIT_WAIT
-        while any(_alive(tid) for tid in self._backend_threads) and time.monotonic() < deadline:
-            time.sleep(0.001)
-
-    def _watched(self, call: Callable, *args):
-        """A device call of a scan, timed by the watchdog; a call it interrupted raises the watchdog's error."""
-        self._waiting_since = time.monotonic()
-        try:
-            result = call(*args)
-        except SaneError:
-            if self._stuck is not None:
-                raise self._stuck from None
-            raise
-        finally:
-            self._waiting_since = None
-        if self._stuck is not None:
-            raise self._stuck
-        return result
 
     def _strips(self, dev: SaneDevice, params: FrameParameters):
         """The frame's raw bytes, a strip of whole rows at a time, each in a buffer of its own."""
@@ -467,13 +505,13 @@ class DeviceSession:
         frame_left = params.lines * params.bytes_per_line if params.lines > 0 else None
         while True:
             if self._cancel_requested.is_set():
-                self._cancel(dev)
+                self._calls.cancel(dev)
                 raise SaneError(Status.CANCELLED, "cancelled")
             want = strip
             if frame_left is not None and row < frame_left <= want:
-                want = frame_left - row  # the last row comes once the reader thread is done (_let_reader_finish)
+                want = frame_left - row  # the last row comes once the reader thread is done (ScanCalls.let_reader_finish)
             buf = self._strip_buffer(want)
-            n = self._watched(dev.read_into, buf)
+            n = self._calls.read_into(dev, buf)
             if n == 0:
                 return
             yield buf[:n]
@@ -481,7 +519,7 @@ class DeviceSession:
             if frame_left is not None:
                 frame_left -= n
                 if frame_left == row:
-                    self._let_reader_finish()
+                    self._calls.let_reader_finish()
 
     def _strip_buffer(self, size: int) -> memoryview:
         """A strip's buffer from a ring kept for the job: fresh 256 KiB buffers for every strip of every page
@@ -526,7 +564,7 @@ class DeviceSession:
                 for strip in self._strips(dev, params):
                     spool.write(strip)
                 spool.seek(0)
-                self._start(dev)
+                self._calls.start(dev)
                 params = dev.parameters()
             if params.format not in PLANES or params.format in spooled or len(spooled) != 2:
                 raise SaneError(Status.IO_ERROR, "a three-pass scan did not deliver three planes")
@@ -542,7 +580,7 @@ class DeviceSession:
             self._stream(dev, params, lambda: open_sink(colour), combine)
             return colour
         except BaseException:
-            self._cancel(dev)
+            self._calls.cancel(dev)
             raise
         finally:
             for spool in spooled.values():
@@ -553,14 +591,7 @@ class DeviceSession:
         scanned, self._ring = bool(self._ring), []
         if self._dev is not None:
             dev, self._dev = self._dev, None
-            self._waiting_since = time.monotonic()  # a driver that hangs here is the watchdog's too
-            try:
-                self._cancel(dev)
-            finally:
-                try:
-                    dev.close()
-                finally:
-                    self._waiting_since = None
+            self._calls.close(dev)
         if scanned:
             _give_back_free_memory()
 
