@@ -14,9 +14,9 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.addresses import client_key, is_loopback
+from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
 from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
-from gateway.pipe import ClientGone, PipeClosed
 from gateway.wsd import namespaces as ns
 from gateway.wsd.scan_messages import elements, jobs, tickets, wscn
 from gateway.wsd.eventing import EventSource
@@ -24,7 +24,6 @@ from gateway.wsd.faults import fault_for
 from gateway.wsd.metadata import DeviceMetadata, get_response
 from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans, read_destinations
-from gateway.wsd.transfer import send_with_length
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, clip, invalid_args, parse_envelope,
     receiver_fault, serialize,
@@ -74,19 +73,6 @@ class LimitedRequest(server.Request):
         self.channel.transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         self.channel.transport.loseConnection()
-
-
-def _watch_connection(request: server.Request) -> None:
-    """Note when the client goes away (its notifyFinish fails), so that nothing is written to it after."""
-    request.connection_lost = False
-
-    def lost(_failure):
-        request.connection_lost = True
-    request.notifyFinish().addErrback(lost)
-
-
-def _gone(request: server.Request) -> bool:
-    return getattr(request, "connection_lost", False)
 
 
 def _peer(request: server.Request) -> str:
@@ -147,7 +133,7 @@ class DeviceResource(resource.Resource):
             request.setResponseCode(415)
             return b"SOAP 1.2 (application/soap+xml) expected\n"
         body = request.content.read(MAX_BODY_BYTES + 1)
-        _watch_connection(request)
+        watch_connection(request)
         d = defer.maybeDeferred(self._dispatch, body, request)
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET
@@ -178,7 +164,7 @@ class DeviceResource(resource.Resource):
         action = clip(env.action.rsplit("/", 1)[-1], 80) if env else "request"
         log.info("{action} from {peer}: fault {subcode}: {reason}", action=action, peer=_peer(request),
                  subcode=etree.QName(fault.subcode).localname, reason=fault.reason)
-        if request.finished or _gone(request):
+        if request.finished or connection_gone(request):
             return
         if request.startedWriting:
             request.transport.abortConnection()
@@ -186,7 +172,7 @@ class DeviceResource(resource.Resource):
         self._reply(request, build_fault(fault, env.message_id if env else None), fault.http_status)
 
     def _reply(self, request: server.Request, envelope: etree._Element, code: int = 200) -> None:
-        if _gone(request):
+        if connection_gone(request):
             return
         data = serialize(envelope)
         request.setResponseCode(code)
@@ -274,37 +260,17 @@ class DeviceResource(resource.Resource):
         mtom = MtomMessage(transfer.content_type)
         soap = serialize(build_envelope(ns.scan_response_action("RetrieveImage"),
                                         jobs.retrieve_image_response(mtom.image_id), relates_to=env.message_id))
-        if _gone(request):
+        if connection_gone(request):
             transfer.pipe.stopProducing()
             log.info("image of job {job} not sent: {peer} went away before it started", job=job_id,
                      peer=_peer(request))
             return
+        headers = {b"content-type": mtom.content_type.encode(), b"mime-version": b"1.0"}
+        what = f"image of job {job_id}"
         if self.image_transfer == "length":
-            send_with_length(request, mtom, soap, transfer.pipe, f"image of job {job_id}", self.spool_dir)
-            return
-        request.setResponseCode(200)
-        request.setHeader(b"content-type", mtom.content_type.encode())
-        request.setHeader(b"mime-version", b"1.0")
-        request.write(mtom.head(soap))
-        request.registerProducer(transfer.pipe, True)
-        request.notifyFinish().addErrback(lambda _f: transfer.pipe.stopProducing())
-
-        def done(error):
-            if isinstance(error, ClientGone) or _gone(request):
-                log.info("image of job {job} not delivered: {peer} closed the connection", job=job_id,
-                         peer=_peer(request))
-                return
-            request.unregisterProducer()
-            if error is not None:
-                # A failed scan was logged where it failed; a stopped transfer says why here.
-                log.warn("image of job {job} to {peer} cut off: {why}", job=job_id, peer=_peer(request),
-                         why=error if isinstance(error, PipeClosed) else "the scan failed")
-                request.transport.abortConnection()
-                return
-            request.write(mtom.tail())
-            request.finish()
-
-        transfer.pipe.attach(request.write, done)
+            spool_image(request, transfer.pipe, mtom.head(soap), mtom.tail(), headers, what, self.spool_dir)
+        else:
+            stream_image(request, transfer.pipe, mtom.head(soap), mtom.tail(), headers, what, _peer(request))
 
     def cancel_job(self, env: Envelope, request):
         # The client that created a job may cancel it, and so may this machine's own tools; to anyone
