@@ -20,11 +20,25 @@ typedef struct {
 
 static PyObject *SaneIOError;
 
+/* The stable ABI (Py_LIMITED_API) hides PyTypeObject's fields: read the
+ * type's __name__ and __basicsize__ as Python attributes instead. */
+static int is_sane_dev(PyObject *dev)
+{
+    PyObject *t = (PyObject *)Py_TYPE(dev);
+    PyObject *name = PyObject_GetAttrString(t, "__name__");
+    PyObject *size = PyObject_GetAttrString(t, "__basicsize__");
+    int ok = name != NULL && size != NULL && PyUnicode_CompareWithASCIIString(name, "SaneDev") == 0 &&
+             PyLong_AsSsize_t(size) == (Py_ssize_t)sizeof(PySaneDev);
+    Py_XDECREF(name);
+    Py_XDECREF(size);
+    PyErr_Clear();
+    return ok;
+}
+
 static SANE_Handle handle_of(PyObject *dev)
 {
-    PyTypeObject *t = Py_TYPE(dev);
-    if (strcmp(t->tp_name, "SaneDev") != 0 || t->tp_basicsize != sizeof(PySaneDev)) {
-        PyErr_Format(PyExc_TypeError, "expected python-sane's SaneDev, got %s", t->tp_name);
+    if (!is_sane_dev(dev)) {
+        PyErr_Format(PyExc_TypeError, "expected python-sane's SaneDev, got %R", (PyObject *)Py_TYPE(dev));
         return NULL;
     }
     SANE_Handle h = ((PySaneDev *)dev)->h;
