@@ -149,6 +149,7 @@ def prepared_tarball(arch: str, debian_dir: Path) -> Path:
     apt whatever new dependency the package declares."""
     name = f"bookworm-{arch}-build-root.tar"
     tarball = CACHE / name
+    CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f".lock-{name}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if tarball.exists() and time.time() - tarball.stat().st_mtime < MAX_AGE:
