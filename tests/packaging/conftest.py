@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +150,7 @@ def _foreign_build(arch: str, work: Path) -> ForeignBuild:
     start = time.monotonic()
     tarball = prepared_tarball(arch, ROOT / "packaging" / "debian")
     seconds["root ready"] = time.monotonic() - start
-    root = DebianRoot(work / "root", tarball, archives_for("bookworm", arch))
+    root = DebianRoot(work / "root", tarball, archives_for("bookworm", arch), background=True)
     try:
         clone_into(root, "/root/sane-wsd-gateway")
         mark = time.monotonic()
@@ -169,29 +171,47 @@ def _foreign_build(arch: str, work: Path) -> ForeignBuild:
     return ForeignBuild(arch, root, debs[0], seconds)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def foreign_builds(request, tmp_path_factory):
-    """arch -> a future ForeignBuild. Every architecture the session's tests ask for is built once for
-    the whole session, all at once and in the background from the first packaging test on: under qemu
-    a build keeps a core busy, while the native tests mostly wait for dpkg and the disk."""
-    arches = sorted({item.callspec.params["arch"] for item in request.session.items
-                     if "foreign" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")
-                     and "arch" in item.callspec.params})
-    if os.geteuid() != 0:
-        arches = []  # the tests that need them skip (see foreign)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(arches)))
-    futures = {arch: pool.submit(_foreign_build, arch, tmp_path_factory.mktemp(f"foreign-{arch}"))
-               for arch in arches}
-    try:
-        yield futures
-    finally:
-        pool.shutdown(wait=True)
-        for arch, f in futures.items():
-            if f.exception() is None:
-                built = f.result()
-                steps = ", ".join(f"{step} {s:.0f} s" for step, s in built.seconds.items())
-                FOREIGN_TIMES.append(f"{arch}: {steps}")
-                built.root.close()
+# The foreign builds of this session: arch -> a future ForeignBuild, and the threads making them.
+FOREIGN_BUILDS: dict[str, concurrent.futures.Future] = {}
+_foreign: dict = {}
+
+
+def _uses_foreign(item) -> bool:
+    return "foreign" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests of the foreign builds run last: everything else runs while the builds go on."""
+    items[:] = [i for i in items if not _uses_foreign(i)] + [i for i in items if _uses_foreign(i)]
+
+
+def pytest_collection_finish(session):
+    """Start every foreign build the session's tests need, as soon as they are known: each architecture
+    once, all at once, in threads whose commands run at idle priority (see debian_root.BACKGROUND), so
+    that the rest of the suite runs at its own speed and the builds take the CPU it leaves over."""
+    arches = sorted({i.callspec.params["arch"] for i in session.items if _uses_foreign(i)
+                     and hasattr(i, "callspec") and "arch" in i.callspec.params})
+    if not arches or os.geteuid() != 0 or session.config.option.collectonly:
+        return  # without root the tests skip (see foreign)
+    work = Path(tempfile.mkdtemp(prefix="sane-wsd-gateway-foreign."))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(arches))
+    _foreign.update(pool=pool, work=work)
+    for arch in arches:
+        FOREIGN_BUILDS[arch] = pool.submit(_foreign_build, arch, work / arch)
+
+
+def pytest_sessionfinish(session):
+    pool = _foreign.pop("pool", None)
+    if pool is None:
+        return
+    pool.shutdown(wait=True)
+    for arch, f in FOREIGN_BUILDS.items():
+        if f.exception() is None:
+            built = f.result()
+            steps = ", ".join(f"{step} {s:.0f} s" for step, s in built.seconds.items())
+            FOREIGN_TIMES.append(f"{arch}: {steps}")
+            built.root.close()
+    shutil.rmtree(_foreign.pop("work"), ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -208,6 +228,6 @@ def arch(request):
 
 
 @pytest.fixture
-def foreign(foreign_builds, arch) -> ForeignBuild:
+def foreign(arch) -> ForeignBuild:
     needs_root()
-    return foreign_builds[arch].result(timeout=FOREIGN_BUILD_TIMEOUT * 2)
+    return FOREIGN_BUILDS[arch].result(timeout=FOREIGN_BUILD_TIMEOUT * 2)

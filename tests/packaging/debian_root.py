@@ -28,6 +28,9 @@ MAX_AGE = 7 * 24 * 3600  # then debootstrap again, for the point release's packa
 DEBOOTSTRAP_TIMEOUT = 900
 FOREIGN_DEBOOTSTRAP_TIMEOUT = 1800  # the second stage runs every maintainer script under qemu
 APT_TIMEOUT = 900
+BACKGROUND_APT_TIMEOUT = 2700  # apt under qemu, at idle priority beside the rest of the suite
+# Work that runs beside other tests (the foreign builds): it takes only the CPU and disk they leave.
+BACKGROUND = ["nice", "-n", "19", "ionice", "-c", "2", "-n", "7"]
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY = "http://deb.debian.org/debian-security"
 # binfmt_misc entries of qemu-user-static (package qemu-user-static) by Debian architecture.
@@ -103,9 +106,9 @@ def cached_tarball(suite: str = "bookworm", arch: str | None = None) -> Path:
             # The first stage unpacks on this machine; the second runs the
             # packages' own scripts, as arch programs, through qemu.
             ensure_binfmt(arch)
-            subprocess.run(["debootstrap", f"--arch={arch}", "--foreign", "--variant=minbase", suite, str(work),
-                            mirror], check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
-            subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            subprocess.run([*BACKGROUND, "debootstrap", f"--arch={arch}", "--foreign", "--variant=minbase", suite,
+                            str(work), mirror], check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
+            subprocess.run([*BACKGROUND, "unshare", "--mount", "--propagation", "private", "sh", "-c",
                             'mount -t proc proc "$1/proc" && exec chroot "$1" /debootstrap/debootstrap --second-stage',
                             "sh", str(work)], check=True, capture_output=True, timeout=FOREIGN_DEBOOTSTRAP_TIMEOUT)
         else:
@@ -156,7 +159,7 @@ def prepared_tarball(arch: str, debian_dir: Path) -> Path:
             return tarball
         work = CACHE / f"{name}.new.d"
         shutil.rmtree(work, ignore_errors=True)
-        root = DebianRoot(work, cached_tarball("bookworm", arch), archives_for("bookworm", arch))
+        root = DebianRoot(work, cached_tarball("bookworm", arch), archives_for("bookworm", arch), background=True)
         try:
             # Test roots only: no man page index, no fsync after every file.
             root.file("/etc/dpkg/dpkg.cfg.d/unsafe-io").write_text("force-unsafe-io\n")
@@ -181,9 +184,12 @@ def prepared_tarball(arch: str, debian_dir: Path) -> Path:
 class DebianRoot:
     """A private copy of the cached root: ``root.run([...])`` runs a command chrooted into it."""
 
-    def __init__(self, path: Path, tarball: Path | None = None, archives: Path = ARCHIVES):
+    def __init__(self, path: Path, tarball: Path | None = None, archives: Path = ARCHIVES,
+                 background: bool = False):
         """A copy of ``tarball`` (default: the native Debian 12 root); apt keeps its downloads in
-        ``archives``, one directory (and one lock) per suite and architecture."""
+        ``archives``, one directory (and one lock) per suite and architecture. ``background``: every
+        command runs at idle priority (see BACKGROUND)."""
+        self.background = background
         self.path = Path(path)
         self.path.mkdir(parents=True)
         subprocess.run(["tar", "-C", str(self.path), "-xf", str(tarball or cached_tarball())],
@@ -203,7 +209,8 @@ class DebianRoot:
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root", **(env or {}),
         }.items()]
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", mounts, "sh", *envs, *command]
+        prefix = BACKGROUND if self.background else []
+        return [*prefix, "unshare", "--mount", "--propagation", "private", "sh", "-c", mounts, "sh", *envs, *command]
 
     def _env(self) -> dict[str, str]:
         return dict(os.environ, R=str(self.path), A=str(self.archives))
@@ -234,7 +241,8 @@ class DebianRoot:
 
     def apt_get(self, *args: str) -> subprocess.CompletedProcess:
         with self.apt_lock():
-            return self.run(["apt-get", "-y", "-q", *args], timeout=APT_TIMEOUT)
+            return self.run(["apt-get", "-y", "-q", *args],
+                            timeout=BACKGROUND_APT_TIMEOUT if self.background else APT_TIMEOUT)
 
     def file(self, path: str) -> Path:
         return self.path / path.lstrip("/")
