@@ -258,3 +258,14 @@ def test_a_new_host_name_of_the_pi_is_followed_in_the_records_and_their_urls(hos
     office = found["Office scanner"]
     assert office["host"] == f"{renamed}.local", found
     assert office["txt"]["adminurl"] == f"http://{renamed}.local:8765/"
+
+
+def test_airscan_discover_on_the_pc_lists_each_scanner_at_its_escl_url(hosts):
+    hosts.pi_avahi.start()
+    with announcer(hosts, "Office scanner", "Photo scanner") as a:
+        a.wait_status(lambda st: announced(st, UUID1, UUID2))
+        hosts.seen_from_pc(lambda f: {"Office scanner", "Photo scanner"} <= f.keys())
+        done = hosts.lab.run_in(hosts.lab.pc, ["airscan-discover"], env=hosts.pc_env, timeout=60)
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    for name, uuid in (("Office scanner", UUID1), ("Photo scanner", UUID2)):
+        assert f"{name} = http://{hosts.lab.pi_addr}:8765/escl/{uuid}/, eSCL" in lines, done.stdout
