@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
 
@@ -61,6 +61,7 @@ class AnnouncerStatus:
     """Scanner UUID -> the name it is announced under now (differs from its own after a name collision)."""
 
 
+@runtime_checkable
 class Announcer(Protocol):
     """One discovery protocol's announcements. Calls never block; failures are logged, not raised."""
 

@@ -161,23 +161,28 @@ class AvahiAnnouncer:
     # ------------------------------------------------------------------ bus and daemon
 
     async def _start(self) -> None:
+        conn = None
         try:
             conn = await self._connect_bus(self._reactor, self._bus_address)
             if self._stopping:
                 conn.disconnect()
                 return
+            # Set before the signals are asked for: one may arrive (and call avahi) before getNameOwner answers.
+            self._conn = conn
             await conn.addMatch(self._on_owner_changed, mtype="signal", interface=DBUS, member="NameOwnerChanged",
                                 path=DBUS_PATH, arg=[(0, AVAHI)])
             await conn.addMatch(self._on_server_state, mtype="signal", interface=SERVER, member="StateChanged",
                                 path=SERVER_PATH)
             await conn.addMatch(self._on_group_state, mtype="signal", interface=ENTRY_GROUP, member="StateChanged")
         except Exception as e:  # no bus at all: ConnectError, a missing socket, a refused authentication
+            if conn is not None:
+                self._conn = None
+                conn.disconnect()
             self._unavailable(f"eSCL: no D-Bus system bus ({e.__class__.__name__}: {e}), so the eSCL scanners are not "
                               "announced by mDNS (WSD is not affected); is dbus running?")
             if not self._stopping:
                 self._retry = self._reactor.callLater(BUS_RETRY, self.start)
             return
-        self._conn = conn
         conn.notifyOnDisconnect(self._bus_lost)
         try:
             await conn.getNameOwner(AVAHI)
