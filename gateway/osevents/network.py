@@ -24,7 +24,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from twisted.internet import error
+from twisted.internet import defer, error
 from twisted.internet.interfaces import IReadDescriptor
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -304,21 +304,27 @@ class NetworkWatcher:
         self._dump_seq = 0
         self._port = 0
         self._lost = False
+        self._read_present: defer.Deferred | None = None
         self._settler: Settler[AddressEvent | LinkEvent | None] = Settler(reactor, self._deliver, settle, longest)
 
     @property
     def watching(self) -> bool:
         return self._sock is not None
 
-    def start(self) -> None:
+    def start(self) -> defer.Deferred:
+        """Open the socket (raises NetworkWatchUnavailable) and read what is there now; the Deferred fires
+        with ``state`` once that is known: every change reported after it is news."""
         try:
             self._sock = self._open_socket(self._groups)
         except OSError as e:
             raise NetworkWatchUnavailable(f"cannot open a netlink route socket: {e}") from None
         self._port = self._sock.getsockname()[0]
+        self._read_present = defer.Deferred()
+        read = self._read_present
         self._dump_all()
         self._reactor.addReader(self)
         log.info("watching network interfaces and addresses through netlink")
+        return read
 
     def stop(self) -> None:
         if self._sock is None:
@@ -327,6 +333,9 @@ class NetworkWatcher:
         self._settler.cancel()
         sock, self._sock = self._sock, None
         sock.close()
+        read, self._read_present = self._read_present, None
+        if read is not None:
+            read.errback(NetworkWatchUnavailable("stopped before the present interfaces were read"))
 
     def _dump_all(self) -> None:
         """Ask for the present links, then the addresses (one dump at a time per socket)."""
@@ -336,6 +345,9 @@ class NetworkWatcher:
 
     def _next_dump(self) -> None:
         if not self._dumps or self._sock is None:
+            read, self._read_present = self._read_present, None
+            if read is not None:
+                read.callback(self.state)
             return
         kind = self._dumps.pop(0)
         self._dump_seq += 1
@@ -347,6 +359,7 @@ class NetworkWatcher:
         except OSError as e:
             log.warn("could not read the present interfaces ({error}); changes are still followed", error=e)
             self._dumps.clear()
+            self._next_dump()
 
     # IReadDescriptor
 

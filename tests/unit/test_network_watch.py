@@ -118,6 +118,26 @@ def test_links_then_addresses_present_at_start_are_known_but_not_reported(make):
     assert changes == []
 
 
+def test_start_says_when_the_present_state_is_known():
+    sock = FakeRouteSocket(present_addresses=[lambda **kw: addr(RTM_NEWADDR, "192.168.1.5", **kw)])
+    watcher = NetworkWatcher(lambda change: None, reactor=MemoryReactorClock(), open_socket=lambda groups: sock)
+    known = []
+    watcher.start().addCallback(lambda state: known.append(sorted(a.address for a in state.addresses)))
+    assert known == []
+    watcher.doRead()
+    assert known == [["192.168.1.5"]]
+
+
+def test_start_still_finishes_when_the_present_state_cannot_be_asked_for():
+    class Refusing(FakeRouteSocket):
+        def send(self, data):
+            raise OSError(errno.EPERM, "Operation not permitted")
+    watcher = NetworkWatcher(lambda change: None, reactor=MemoryReactorClock(), open_socket=lambda groups: Refusing())
+    known = []
+    watcher.start().addCallback(known.append)
+    assert known == [watcher.state]
+
+
 def test_an_address_added_is_reported_with_its_interface_once_settled(make):
     reactor, sock, watcher, changes = make(present_links=[lambda **kw: link(RTM_NEWLINK, 2, "eth0", **kw)])
     sock.queue.append(addr(RTM_NEWADDR, "10.0.0.7"))
