@@ -314,6 +314,8 @@ class NetworkWatcher:
     def start(self) -> defer.Deferred:
         """Open the socket (raises NetworkWatchUnavailable) and read what is there now; the Deferred fires
         with ``state`` once that is known: every change reported after it is news."""
+        if self._sock is not None:
+            raise RuntimeError("the network watcher is running already")
         try:
             self._sock = self._open_socket(self._groups)
         except OSError as e:

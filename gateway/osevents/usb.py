@@ -260,6 +260,8 @@ class UsbWatcher:
 
     def start(self) -> Source:
         """Open the socket and start reading; raises HotplugUnavailable with the reason."""
+        if self._source is not None:
+            return self._source.kind
         kind = self._kind or choose_source(self._udev_control)
         self._source = self._open_source(kind)
         if kind is Source.UDEV:

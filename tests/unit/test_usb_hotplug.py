@@ -84,6 +84,11 @@ def test_start_registers_the_socket_with_the_reactor_and_stop_removes_and_closes
     assert watcher not in reactor.getReaders() and source.closed
 
 
+def test_a_second_start_changes_nothing(make):
+    reactor, source, watcher, _ = make()
+    assert watcher.start() is Source.UDEV and list(reactor.getReaders()) == [watcher]
+
+
 def test_a_scanner_plugged_in_is_reported_once_after_its_add_and_bind_have_settled(make):
     reactor, source, watcher, changes = make()
     feed(reactor, source, watcher, usb_device_properties("add", serial="A1"))
