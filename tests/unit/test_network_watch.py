@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from gateway.osevents.network import (
     IFA_ADDRESS, IFA_F_DADFAILED, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFADDRMSG,
     IFF_UP, IFINFOMSG, IFLA_IFNAME, LONGEST, NLMSG_DONE, NLMSGHDR, RTM_DELADDR, RTM_DELLINK, RTM_GETADDR,
-    RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, SETTLE, Change, LinkEvent, LinkState, NetworkWatchUnavailable,
+    RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, SETTLE, LinkEvent, LinkState, NetworkWatchUnavailable,
     NetworkWatcher, messages,
 )
 
