@@ -935,7 +935,7 @@ Codec_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         goto bad;
     }
 
-    c = (Codec *)type->tp_alloc(type, 0);
+    c = (Codec *)((allocfunc)PyType_GetSlot(type, Py_tp_alloc))(type, 0);
     if (!c)
         goto bad;
     c->kind = kind;
@@ -983,11 +983,14 @@ bad:
     return NULL;
 }
 
+/* A heap type: each instance holds a reference to it (see PyType_FromSpec). */
 static void
 Codec_dealloc(Codec *c)
 {
+    PyTypeObject *type = Py_TYPE((PyObject *)c);
     release(c);
-    Py_TYPE(c)->tp_free((PyObject *)c);
+    ((freefunc)PyType_GetSlot(type, Py_tp_free))(c);
+    Py_DECREF(type);
 }
 
 static PyObject *
@@ -1101,18 +1104,24 @@ static PyGetSetDef Codec_getset[] = {
     {NULL},
 };
 
-static PyTypeObject CodecType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "gateway.imaging._encoder.Codec",
-    .tp_doc = "Codec(kind, width, height, bytes_per_line, channels, depth, dpi_x=0, dpi_y=0, "
-              "quality=85, level=1, app1=None, x_offset=0): streaming row codec; height -1 = not "
-              "known; the image starts x_offset pixels into each raw row.",
-    .tp_basicsize = sizeof(Codec),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = Codec_new,
-    .tp_dealloc = (destructor)Codec_dealloc,
-    .tp_methods = Codec_methods,
-    .tp_getset = Codec_getset,
+/* Built with PyType_FromSpec: the stable ABI (Py_LIMITED_API) has no static
+ * type objects, and the module then loads in every Python 3 from 3.11 on. */
+static PyType_Slot Codec_slots[] = {
+    {Py_tp_doc, "Codec(kind, width, height, bytes_per_line, channels, depth, dpi_x=0, dpi_y=0, "
+                "quality=85, level=1, app1=None, x_offset=0): streaming row codec; height -1 = not "
+                "known; the image starts x_offset pixels into each raw row."},
+    {Py_tp_new, Codec_new},
+    {Py_tp_dealloc, Codec_dealloc},
+    {Py_tp_methods, Codec_methods},
+    {Py_tp_getset, Codec_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Codec_spec = {
+    .name = "gateway.imaging._encoder.Codec",
+    .basicsize = sizeof(Codec),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Codec_slots,
 };
 
 static struct PyModuleDef encoder_module = {
@@ -1125,22 +1134,27 @@ static struct PyModuleDef encoder_module = {
 PyMODINIT_FUNC
 PyInit__encoder(void)
 {
-    PyObject *m;
-    if (PyType_Ready(&CodecType) < 0)
-        return NULL;
+    PyObject *m, *codec_type;
     g4_tables_init();
     m = PyModule_Create(&encoder_module);
     if (!m)
         return NULL;
+    codec_type = PyType_FromSpec(&Codec_spec);
+    if (!codec_type) {
+        Py_DECREF(m);
+        return NULL;
+    }
     EncoderError = PyErr_NewExceptionWithDoc(
         "gateway.imaging.EncoderError",
         "The image cannot be encoded as asked, or the data fed does not fit the raster.",
         PyExc_Exception, NULL);
     if (!EncoderError || PyModule_AddObjectRef(m, "EncoderError", EncoderError) < 0 ||
-        PyModule_AddObjectRef(m, "Codec", (PyObject *)&CodecType) < 0) {
+        PyModule_AddObjectRef(m, "Codec", codec_type) < 0) {
         Py_CLEAR(EncoderError);
+        Py_DECREF(codec_type);
         Py_DECREF(m);
         return NULL;
     }
+    Py_DECREF(codec_type);
     return m;
 }

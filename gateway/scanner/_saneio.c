@@ -73,29 +73,26 @@ static void unblock_kept_in_child(void)
 static PyObject *keep_signals(PyObject *self, PyObject *arg)
 {
     static int atfork_done;
-    PyObject *seq = PySequence_Fast(arg, "keep_signals() takes a sequence of signal numbers");
-    if (seq == NULL)
+    /* PySequence_Size/GetItem rather than the PySequence_Fast macros: they are in the stable ABI. */
+    Py_ssize_t n = PySequence_Size(arg);
+    if (n < 0)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > MAX_KEPT) {
-        Py_DECREF(seq);
+    if (n > MAX_KEPT)
         return PyErr_Format(PyExc_ValueError, "at most %d signals can be kept", MAX_KEPT);
-    }
     int signo[MAX_KEPT];
     struct sigaction action[MAX_KEPT];
     for (Py_ssize_t i = 0; i < n; i++) {
-        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
-        if (v == -1 && PyErr_Occurred()) {
-            Py_DECREF(seq);
+        PyObject *item = PySequence_GetItem(arg, i);
+        if (item == NULL)
             return NULL;
-        }
-        if (v <= 0 || v >= (long)(8 * sizeof(changed_signals)) || sigaction((int)v, NULL, &action[i]) != 0) {
-            Py_DECREF(seq);
+        long v = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        if (v <= 0 || v >= (long)(8 * sizeof(changed_signals)) || sigaction((int)v, NULL, &action[i]) != 0)
             return PyErr_Format(PyExc_ValueError, "cannot keep signal %ld", v);
-        }
         signo[i] = (int)v;
     }
-    Py_DECREF(seq);
     kept_count = 0;
     memcpy(kept_signo, signo, sizeof(int) * n);
     memcpy(kept_action, action, sizeof(struct sigaction) * n);
@@ -121,11 +118,25 @@ static PyObject *restore_signals(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* The stable ABI (Py_LIMITED_API) hides PyTypeObject's fields: read the
+ * type's __name__ and __basicsize__ as Python attributes instead. */
+static int is_sane_dev(PyObject *dev)
+{
+    PyObject *t = (PyObject *)Py_TYPE(dev);
+    PyObject *name = PyObject_GetAttrString(t, "__name__");
+    PyObject *size = PyObject_GetAttrString(t, "__basicsize__");
+    int ok = name != NULL && size != NULL && PyUnicode_CompareWithASCIIString(name, "SaneDev") == 0 &&
+             PyLong_AsSsize_t(size) == (Py_ssize_t)sizeof(PySaneDev);
+    Py_XDECREF(name);
+    Py_XDECREF(size);
+    PyErr_Clear();
+    return ok;
+}
+
 static SANE_Handle handle_of(PyObject *dev)
 {
-    PyTypeObject *t = Py_TYPE(dev);
-    if (strcmp(t->tp_name, "SaneDev") != 0 || t->tp_basicsize != sizeof(PySaneDev)) {
-        PyErr_Format(PyExc_TypeError, "expected python-sane's SaneDev, got %s", t->tp_name);
+    if (!is_sane_dev(dev)) {
+        PyErr_Format(PyExc_TypeError, "expected python-sane's SaneDev, got %R", (PyObject *)Py_TYPE(dev));
         return NULL;
     }
     SANE_Handle h = ((PySaneDev *)dev)->h;

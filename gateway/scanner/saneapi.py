@@ -13,6 +13,8 @@ import os
 import signal
 import threading
 import time
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -245,10 +247,12 @@ class PythonSaneDevice:
 
     def __init__(self, info: DeviceInfo):
         self.info = info
-        try:
-            self._dev = _sane_call(sane.open, info.name)
-        except Exception as e:
-            raise _translate(e) from None
+        with _HANDLES.library_call():
+            try:
+                self._dev = _sane_call(sane.open, info.name)
+            except Exception as e:
+                raise _translate(e) from None
+            _HANDLES.opened(self)
 
     def options(self) -> dict[str, OptionInfo]:
         found = {}
@@ -304,11 +308,86 @@ class PythonSaneDevice:
 
     def close(self) -> None:
         START_GATE.leave(self)
-        _sane_call(self._dev.close)
+        try:
+            _sane_call(self._dev.close)
+        finally:
+            _HANDLES.closed(self)
+
+
+class DevicesStillOpen(Exception):
+    """SANE cannot start over now: a device is open (or being opened or listed) somewhere in the process."""
+
+    def __init__(self, names: list[str]):
+        super().__init__("SANE is not re-initialised while a device is in use: " + (", ".join(names) or
+                         "one is being opened or listed, or SANE is starting over already"))
+        self.names = names
+
+
+class _Handles:
+    """Every SANE handle open in the process, and the library calls under way.
+
+    sane_exit frees what an open handle points at (the dll backend even unloads
+    the backend's code): python-sane then crashes at the handle's next use, its
+    close, or its garbage collection. So a re-initialisation runs only when
+    none is open, and holds back every open and listing while it runs. Weak
+    references: a device dropped without close() was closed by python-sane
+    while SANE was still initialised, and is gone from here.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._open: weakref.WeakSet[PythonSaneDevice] = weakref.WeakSet()
+        self._calls = 0
+        self._restarting = False
+
+    @contextmanager
+    def library_call(self):
+        """Around sane_open and sane_get_devices: waits for a re-initialisation to finish."""
+        with self._cond:
+            while self._restarting:
+                self._cond.wait()
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._calls -= 1
+                self._cond.notify_all()
+
+    def opened(self, device: PythonSaneDevice) -> None:
+        with self._cond:
+            self._open.add(device)
+
+    def closed(self, device: PythonSaneDevice) -> None:
+        with self._cond:
+            self._open.discard(device)
+
+    @contextmanager
+    def restart(self):
+        """Exclusive use of the library; raises DevicesStillOpen instead of waiting for a device's job."""
+        with self._cond:
+            names = sorted(d.info.name for d in self._open)
+            if names or self._calls or self._restarting:
+                raise DevicesStillOpen(names)
+            self._restarting = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._restarting = False
+                self._cond.notify_all()
+
+    @property
+    def open_names(self) -> list[str]:
+        with self._cond:
+            return sorted(d.info.name for d in self._open)
+
+
+_HANDLES = _Handles()
 
 
 class SaneLibrary:
-    """sane_init once per process, and device enumeration."""
+    """sane_init once per process, device enumeration, and starting SANE over to see devices plugged in since."""
 
     _lock = threading.Lock()
     _initialised = False
@@ -326,10 +405,46 @@ class SaneLibrary:
 
     def devices(self) -> list[DeviceInfo]:
         self._init()
+        with _HANDLES.library_call():
+            return self._get_devices()
+
+    def _get_devices(self) -> list[DeviceInfo]:
         try:
             return [DeviceInfo(*d) for d in _sane_call(sane.get_devices, True)]
         except Exception as e:
             raise _translate(e) from None
+
+    @property
+    def open_devices(self) -> list[str]:
+        """The names of the devices open now in the process (what a re-initialisation waits for)."""
+        return _HANDLES.open_names
+
+    def reinitialise(self) -> list[DeviceInfo]:
+        """sane_exit, sane_init, sane_get_devices: the devices there are now.
+
+        Most backends (the ``test`` one, epson2, pixma, plustek and more) list
+        the USB devices they found at sane_init and never look again; only a
+        new sane_init sees a scanner plugged in since (or drops one pulled
+        out). Every device must be closed first: this raises DevicesStillOpen
+        (naming them) rather than wait, so the caller decides when to try
+        again. Opens and listings from other threads wait until it is done.
+        """
+        with _HANDLES.restart():
+            started = time.monotonic()
+            with self._lock:
+                if SaneLibrary._initialised:
+                    SaneLibrary._initialised = False
+                    _sane_call(sane.exit)
+                if self.config_dir:
+                    os.environ["SANE_CONFIG_DIR"] = self.config_dir
+                try:
+                    _sane_call(sane.init)
+                except Exception as e:
+                    raise _translate(e) from None
+                SaneLibrary._initialised = True
+            found = self._get_devices()
+        log.info("SANE started over in {s:.1f} s: {n} device(s)", s=time.monotonic() - started, n=len(found))
+        return found
 
     def open(self, info: DeviceInfo) -> SaneDevice:
         self._init()

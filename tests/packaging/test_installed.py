@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 from PIL import Image
 
+from gateway import __version__
 from tests.support.gateway_process import free_port
 
 pytestmark = pytest.mark.packaging
@@ -31,9 +33,22 @@ AS_SERVICE = ["setpriv", "--reuid=sane-wsd-gateway", "--regid=sane-wsd-gateway",
 def test_help_runs_from_the_installed_files(installed):
     result = installed.run([ENTRY, "--help"], timeout=60)
     assert "usage: sane-wsd-gateway" in result.stdout
-    located = installed.run(["python3", "-c", "import gateway, gateway.imaging._encoder as e; "
-                             "print(gateway.__file__, e.__file__)"], timeout=60)
-    assert all(p.startswith("/usr/lib/python3/dist-packages/gateway/") for p in located.stdout.split())
+
+
+def test_entry_point_runs_the_private_byte_compiled_code(installed):
+    """python3 -v names the file each module comes from: the package's private directory, compiled at
+    install (the service may not write __pycache__ itself)."""
+    result = installed.run(["python3", "-v", ENTRY, "--version"], timeout=60)
+    compiled = re.findall(r"^# code object from '?(\S+?gateway/\S+?\.pyc)'?$", result.stderr, re.M)
+    assert "/usr/lib/sane-wsd-gateway/gateway/__pycache__/cli.cpython-311.pyc" in compiled, result.stderr[-3000:]
+    assert all(p.startswith("/usr/lib/sane-wsd-gateway/gateway/") for p in compiled)
+    assert result.stdout.strip() == "sane-wsd-gateway " + __version__
+
+
+def test_other_programs_python_cannot_import_the_gateway_package(installed):
+    result = installed.run(["python3", "-c", "import gateway"], timeout=60, check=False)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError: No module named 'gateway'" in result.stderr
 
 
 def test_list_shows_sanes_test_device(installed):
@@ -119,3 +134,19 @@ def test_service_is_enabled_so_it_starts_at_every_boot(installed):
     wants = installed.file("/etc/systemd/system/multi-user.target.wants/sane-wsd-gateway.service")
     assert wants.is_symlink()
     assert str(wants.readlink()) == "/lib/systemd/system/sane-wsd-gateway.service"
+
+
+def test_firewalld_reads_the_installed_services_as_meant(installed):
+    """firewalld's own parser (offline, no daemon): UDP 3702 to the WS-Discovery groups only, and the
+    HTTP port through the included service."""
+    installed.apt_get("install", "--no-install-recommends", "firewalld")
+    assert installed.run(["firewall-offline-cmd", "--check-config"], timeout=120).returncode == 0
+    info = installed.run(["firewall-offline-cmd", "--info-service=sane-wsd-gateway"], timeout=120).stdout
+    fields = dict(re.findall(r"^\s+([\w-]+):[ \t]*(.*)$", info, re.M))
+    assert fields["ports"] == "3702/udp"
+    assert sorted(fields["destination"].split()) == ["ipv4:239.255.255.250", "ipv6:ff02::c"]
+    assert fields["includes"] == "sane-wsd-gateway-http"
+    http = installed.run(["firewall-offline-cmd", "--info-service=sane-wsd-gateway-http"], timeout=120).stdout
+    fields = dict(re.findall(r"^\s+([\w-]+):[ \t]*(.*)$", http, re.M))
+    assert fields["ports"] == "8765/tcp"
+    assert fields["destination"] == ""

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -49,11 +50,28 @@ def test_unit_is_hardened():
         "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "RestrictNamespaces": "yes",
         "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes", "RestrictRealtime": "yes",
         "ProtectClock": "yes", "ProtectHostname": "yes", "DevicePolicy": "closed",
-        "DeviceAllow": "char-usb_device rw",
         "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
     }.items():
         assert s.get(key) == [value], key
     assert "@system-service" in s["SystemCallFilter"]
+
+
+def test_unit_allows_the_device_classes_sane_opens_scanners_through_and_no_other():
+    """Named as the kernel registers them in /proc/devices: usb_device (/dev/bus/usb/*, libusb),
+    sg (/dev/sg*, SCSI scanners through sanei_scsi), ppdev (/dev/parport*, parallel-port scanners
+    through libieee1284)."""
+    assert unit_settings()["DeviceAllow"] == ["char-usb_device rw", "char-sg rw", "char-ppdev rw"]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed (package systemd)")
+def test_systemd_reads_the_device_policy_as_those_classes_and_the_clocks_read_only():
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+                            capture_output=True, text=True, timeout=60)
+    acl = re.search(r"DeviceAllow=\s+Service has a device ACL with some special devices: (.*?)\s+[\d.]+$",
+                    result.stdout, re.M)
+    assert acl, result.stdout
+    # char-rtc r is systemd's own, from ProtectClock=yes.
+    assert sorted(acl.group(1).split()) == ["char-ppdev:rw", "char-rtc:r", "char-sg:rw", "char-usb_device:rw"]
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed (package systemd)")
@@ -74,13 +92,27 @@ def test_unit_gives_room_for_many_clients_and_the_gateways_own_descriptors():
     assert soft - connection_budget(soft) >= 64  # kept for scanners, files and event deliveries
 
 
-def test_firewall_profiles_open_the_default_port_and_ws_discovery():
+def firewalld_service(name: str) -> ElementTree.Element:
+    return ElementTree.parse(ROOT / "etc" / "firewalld" / f"{name}.xml").getroot()
+
+
+def test_ufw_profile_opens_the_default_port_and_ws_discovery():
     ufw = configparser.ConfigParser()
     ufw.read(ROOT / "etc" / "ufw" / "applications.d" / "sane-wsd-gateway")
     assert ufw["sane-wsd-gateway"]["ports"] == f"{DEFAULT_PORT}/tcp|3702/udp"
-    firewalld = (ROOT / "etc" / "firewalld" / "sane-wsd-gateway.xml").read_text()
-    assert f'<port protocol="tcp" port="{DEFAULT_PORT}"/>' in firewalld
-    assert '<port protocol="udp" port="3702"/>' in firewalld
+
+
+def test_firewalld_service_opens_ws_discovery_only_to_its_multicast_groups():
+    service = firewalld_service("sane-wsd-gateway")
+    assert [p.attrib for p in service.iter("port")] == [{"protocol": "udp", "port": "3702"}]
+    assert [d.attrib for d in service.iter("destination")] == [{"ipv4": "239.255.255.250", "ipv6": "ff02::c"}]
+    assert [i.get("service") for i in service.iter("include")] == ["sane-wsd-gateway-http"]
+
+
+def test_firewalld_service_includes_the_http_port_for_any_destination():
+    http = firewalld_service("sane-wsd-gateway-http")
+    assert [p.attrib for p in http.iter("port")] == [{"protocol": "tcp", "port": str(DEFAULT_PORT)}]
+    assert list(http.iter("destination")) == []
 
 
 def test_packaged_config_keeps_state_where_the_unit_puts_it():

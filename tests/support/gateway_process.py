@@ -16,10 +16,25 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30
 
 
+START_ATTEMPTS = 3
+"""A port found free can be taken by another process before the gateway binds it: try again on another."""
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on every address, IPv4 and IPv6 alike: the gateway listens on the wildcard."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::", 0))
+            return s.getsockname()[1]
+    except OSError:
+        with socket.socket() as s:
+            s.bind(("0.0.0.0", 0))
+            return s.getsockname()[1]
+
+
+class _PortTaken(Exception):
+    """Another process bound the chosen port between our check and the gateway's start."""
 
 
 class GatewayProcess:
@@ -42,6 +57,15 @@ class GatewayProcess:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "GatewayProcess":
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start()
+            except _PortTaken:
+                self._log_file.close()
+                self.port = free_port()
+        raise RuntimeError(f"no free port after {START_ATTEMPTS} attempts:\n{self.log()}")
+
+    def _start(self) -> "GatewayProcess":
         (self.state / "sane.d").mkdir(parents=True, exist_ok=True)
         (self.state / "sane.d" / "test.conf").write_text(self.test_conf)
         config = self.workdir / "gateway.conf"
@@ -56,6 +80,8 @@ class GatewayProcess:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "CannotListenError" in self.log() and "Address already in use" in self.log():
+                    raise _PortTaken()
                 raise RuntimeError(f"the gateway exited at start:\n{self.log()}")
             if "serving" in self.log() and "scanner(s) on port" in self.log():
                 break

@@ -1,0 +1,133 @@
+"""ScannerStatus and ScanImageInfo: a scanner's state, its feeder and its jobs, as eSCL clients read them.
+
+Clients act on these values: sane-airscan retries on Idle or Processing and
+gives up otherwise; NAPS2 starts no job unless the state is Idle and the
+feeder neither Empty nor jammed; Windows treats a feeder said to be loaded as
+one to scan from. So the feeder state says what the scanner last found, never
+a guess that sends a client to an empty tray.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from gateway.escl import namespaces as ns
+from gateway.escl.xml import sub
+from gateway.model import (
+    ConditionName, ImageInfo, JobSnapshot, JobState, JobStateReason, ScannerState, ScannerStatus,
+)
+
+
+class AdfState(enum.StrEnum):
+    """scan:AdfState keywords we report (sane-airscan 0.99.27 knows exactly these)."""
+
+    LOADED = "ScannerAdfLoaded"
+    EMPTY = "ScannerAdfEmpty"
+    JAM = "ScannerAdfJam"
+    DOOR_OPEN = "ScannerAdfDoorOpen"
+    PROCESSING = "ScannerAdfProcessing"
+
+
+SCANNER_STATES = {ScannerState.IDLE: "Idle", ScannerState.PROCESSING: "Processing",
+                  ScannerState.STOPPED: "Stopped"}
+JOB_STATES = {
+    JobState.PENDING: "Pending", JobState.STARTED: "Processing", JobState.PROCESSING: "Processing",
+    JobState.TERMINATING: "Processing", JobState.COMPLETED: "Completed", JobState.ABORTED: "Aborted",
+    JobState.CANCELED: "Canceled",
+}
+JOB_STATE_REASONS = {
+    JobStateReason.SCANNING: "JobScanning",
+    JobStateReason.SCANNING_AND_TRANSFERRING: "JobScanning",
+    JobStateReason.TRANSFERRING: "JobTransferring",
+    JobStateReason.COMPLETED_SUCCESSFULLY: "JobCompletedSuccessfully",
+    JobStateReason.COMPLETED_WITH_ERRORS: "JobCompletedWithErrors",
+    JobStateReason.COMPLETED_WITH_WARNINGS: "JobCompletedWithWarnings",
+    JobStateReason.CANCELED_AT_DEVICE: "JobCanceledAtDevice",
+    JobStateReason.TIMED_OUT: "AbortedBySystem",
+    JobStateReason.SCANNER_STOPPED: "AbortedBySystem",
+    JobStateReason.COMPRESSION_ERROR: "CompressionError",
+    JobStateReason.DOCUMENT_FORMAT_ERROR: "DocumentFormatError",
+    JobStateReason.INVALID_SCAN_TICKET: "InvalidScanTicket",
+}
+"""The core's reasons -> PWG job-state-reason keywords (NONE says nothing and is left out)."""
+CANCELED_BY_CLIENT = "JobCanceledByUser"
+"""What a job cancelled without a reason of the scanner's was: an eSCL DELETE, a WSD CancelJob."""
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    """A job as eSCL names it: its URI path (``/eSCL/ScanJobs/<id>``), its UUID, and the core's view of it."""
+
+    uri: str
+    uuid: str
+    job: JobSnapshot
+
+
+def adf_state(status: ScannerStatus, busy: bool = False) -> AdfState:
+    """The feeder's state from the scanner's conditions: what it last found, else loaded (we cannot sense paper;
+    a job that finds the tray empty ends with 404 and leaves the tray said to be empty)."""
+    names = {c.name for c in status.conditions}
+    if ConditionName.MEDIA_JAM in names or ConditionName.MULTIPLE_FEED_ERROR in names:
+        return AdfState.JAM
+    if ConditionName.COVER_OPEN in names:
+        return AdfState.DOOR_OPEN
+    if ConditionName.INPUT_TRAY_EMPTY in names:
+        return AdfState.EMPTY
+    return AdfState.PROCESSING if busy else AdfState.LOADED
+
+
+def job_reasons(job: JobSnapshot) -> tuple[str, ...]:
+    reasons = tuple(dict.fromkeys(JOB_STATE_REASONS[r] for r in job.reasons if r in JOB_STATE_REASONS))
+    if job.state is JobState.CANCELED and not reasons:
+        return (CANCELED_BY_CLIENT,)
+    return reasons
+
+
+def _age(job: JobSnapshot, now: datetime) -> int:
+    return max(0, int((now - job.created).total_seconds()))
+
+
+def _job_info(parent: etree._Element, entry: JobEntry, now: datetime) -> None:
+    job = entry.job
+    info = sub(parent, ns.scan("JobInfo"))
+    sub(info, ns.pwg("JobUri"), entry.uri)
+    sub(info, ns.pwg("JobUuid"), entry.uuid)
+    sub(info, ns.scan("Age"), _age(job, now))
+    sub(info, ns.pwg("ImagesCompleted"), job.scans_completed)
+    sub(info, ns.pwg("ImagesToTransfer"), 0 if job.state.ended else 1)
+    sub(info, ns.pwg("JobState"), JOB_STATES[job.state])
+    reasons = sub(info, ns.pwg("JobStateReasons"))
+    for reason in job_reasons(job):
+        sub(reasons, ns.pwg("JobStateReason"), reason)
+
+
+def scanner_status(status: ScannerStatus, jobs: Sequence[JobEntry] = (), adf: AdfState | None = None,
+                   now: datetime | None = None) -> etree._Element:
+    """The ``scan:ScannerStatus`` document. ``adf`` only for a scanner with a feeder; ``jobs`` newest first."""
+    now = now or datetime.now(timezone.utc)
+    root = etree.Element(ns.scan("ScannerStatus"), nsmap=ns.NSMAP)
+    sub(root, ns.pwg("Version"), ns.VERSION)
+    sub(root, ns.pwg("State"), SCANNER_STATES[status.state])
+    if adf is not None:
+        sub(root, ns.scan("AdfState"), adf)
+    if jobs:
+        container = sub(root, ns.scan("Jobs"))
+        for entry in jobs:
+            _job_info(container, entry, now)
+    return root
+
+
+def scan_image_info(entry: JobEntry, image: ImageInfo) -> etree._Element:
+    """The ``scan:ScanImageInfo`` of the image a job delivered last."""
+    root = etree.Element(ns.scan("ScanImageInfo"), nsmap=ns.NSMAP)
+    sub(root, ns.pwg("JobUri"), entry.uri)
+    sub(root, ns.pwg("JobUuid"), entry.uuid)
+    sub(root, ns.scan("ActualWidth"), image.pixels_per_line)
+    sub(root, ns.scan("ActualHeight"), image.lines)
+    sub(root, ns.scan("ActualBytesPerLine"), image.bytes_per_line)
+    return root
