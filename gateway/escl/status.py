@@ -19,7 +19,7 @@ from lxml import etree
 from gateway.escl import namespaces as ns
 from gateway.escl.xml import sub
 from gateway.model import (
-    ConditionName, ImageInfo, JobSnapshot, JobState, JobStateReason, ScannerState, ScannerStatus,
+    ConditionName, ImageInfo, JobView, JobState, JobStateReason, ScannerState, ScannerStatus,
 )
 
 
@@ -50,6 +50,7 @@ JOB_STATE_REASONS = {
     JobStateReason.CANCELED_AT_DEVICE: "JobCanceledAtDevice",
     JobStateReason.TIMED_OUT: "AbortedBySystem",
     JobStateReason.SCANNER_STOPPED: "AbortedBySystem",
+    JobStateReason.SCANNER_REMOVED: "AbortedBySystem",
     JobStateReason.COMPRESSION_ERROR: "CompressionError",
     JobStateReason.DOCUMENT_FORMAT_ERROR: "DocumentFormatError",
     JobStateReason.INVALID_SCAN_TICKET: "InvalidScanTicket",
@@ -65,7 +66,7 @@ class JobEntry:
 
     uri: str
     uuid: str
-    job: JobSnapshot
+    job: JobView
 
 
 def adf_state(status: ScannerStatus, busy: bool = False) -> AdfState:
@@ -81,14 +82,14 @@ def adf_state(status: ScannerStatus, busy: bool = False) -> AdfState:
     return AdfState.PROCESSING if busy else AdfState.LOADED
 
 
-def job_reasons(job: JobSnapshot) -> tuple[str, ...]:
+def job_reasons(job: JobView) -> tuple[str, ...]:
     reasons = tuple(dict.fromkeys(JOB_STATE_REASONS[r] for r in job.reasons if r in JOB_STATE_REASONS))
     if job.state is JobState.CANCELED and not reasons:
         return (CANCELED_BY_CLIENT,)
     return reasons
 
 
-def _age(job: JobSnapshot, now: datetime) -> int:
+def _age(job: JobView, now: datetime) -> int:
     return max(0, int((now - job.created).total_seconds()))
 
 
@@ -98,7 +99,7 @@ def _job_info(parent: etree._Element, entry: JobEntry, now: datetime) -> None:
     sub(info, ns.pwg("JobUri"), entry.uri)
     sub(info, ns.pwg("JobUuid"), entry.uuid)
     sub(info, ns.scan("Age"), _age(job, now))
-    sub(info, ns.pwg("ImagesCompleted"), job.scans_completed)
+    sub(info, ns.pwg("ImagesCompleted"), job.images_done)
     sub(info, ns.pwg("ImagesToTransfer"), 0 if job.state.ended else 1)
     sub(info, ns.pwg("JobState"), JOB_STATES[job.state])
     reasons = sub(info, ns.pwg("JobStateReasons"))

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from gateway.announce import AnnouncedScanner
 from gateway.model import (
-    Capabilities, ColorMode, FinalParameters, InputSource, JobSnapshot, JobState, JobStateReason, Region,
+    Capabilities, ColorMode, FinalParameters, ImageInfo, ImageInformation, InputSource, JobState, JobStateReason,
+    JobView, Region,
     ScanTicket, Size, SourceCapabilities, Used, UsedSide,
 )
 
@@ -42,15 +43,17 @@ def scanner(caps: Capabilities | None = None, **kwargs) -> AnnouncedScanner:
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
-def job(state=JobState.PROCESSING, reasons=(JobStateReason.SCANNING,), scans=0, age=5, job_id=7) -> JobSnapshot:
+def job(state=JobState.PROCESSING, reasons=(JobStateReason.SCANNING,), scans=0, age=5, job_id=7) -> JobView:
     side = UsedSide(region=Region(0, 0, A4.width, A4.height), color=ColorMode.RGB_24, resolution=Size(300, 300))
     final = FinalParameters(
         format=Used("png"), compression_quality=Used(100), images_to_transfer=Used(1),
         input_source=Used(InputSource.PLATEN), content_type=Used("Auto"), input_size=A4, brightness=Used(0),
         contrast=Used(0), sharpness=Used(0), scaling=Used(Size(100, 100)), rotation=Used(0), front=side)
     created = NOW - timedelta(seconds=age)
-    return JobSnapshot(id=job_id, state=state, reasons=tuple(reasons), scans_completed=scans, created=created,
-                       completed=created if state.ended else None, ticket=ScanTicket(), final=final)
+    info = ImageInformation(front=ImageInfo(pixels_per_line=2480, lines=3508, bytes_per_line=7440))
+    return JobView(id=job_id, token="t0k3n", owner=None, state=state, reasons=tuple(reasons), images_done=scans,
+                   feeder_empty=False, more_images=not state.ended, created=created,
+                   completed=created if state.ended else None, ticket=ScanTicket(), final=final, image_info=info)
 
 
 def with_caps(s: AnnouncedScanner, **changes) -> AnnouncedScanner:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.scanner.devices import sane_config_dir
+from gateway.scanner.inventory import sane_config_dir
 
 pytestmark = pytest.mark.sane
 
