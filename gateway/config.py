@@ -29,6 +29,8 @@ class ScannerOverride:
     location: str | None = None
     info: str | None = None
     enabled: bool = True
+    escl: bool | None = None
+    """Serve and announce this scanner over eSCL too (None: as the [gateway] ``escl`` says)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Settings:
     device_timeout: float = 90.0
     location: str = ""
     image_transfer: str = "chunked"
+    escl: bool = True
+    """Serve the scanners over eSCL (AirScan) beside WSD, announced by mDNS through avahi-daemon."""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -58,6 +62,11 @@ class Settings:
         if o and o.name:
             return o.name
         return self.friendly_name.format(vendor=vendor, model=model, host=socket.gethostname(), device=sane_name)
+
+    def escl_for(self, sane_name: str) -> bool:
+        """Whether this scanner is served over eSCL: its own section's ``escl``, else the gateway's."""
+        o = self.override_for(sane_name)
+        return self.escl if o is None or o.escl is None else o.escl
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -94,6 +103,7 @@ def load(path: Path | None) -> Settings:
             device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
             location=g.get("location", ""),
             image_transfer=g.get("image_transfer", "chunked").strip().lower(),
+            escl=_bool(g.get("escl", "yes")),
             scanners=tuple(
                 ScannerOverride(
                     pattern=section.split(":", 1)[1].strip(),
@@ -101,6 +111,7 @@ def load(path: Path | None) -> Settings:
                     location=parser[section].get("location"),
                     info=parser[section].get("info"),
                     enabled=_bool(parser[section].get("enabled", "yes")),
+                    escl=_bool(parser[section]["escl"]) if "escl" in parser[section] else None,
                 )
                 for section in parser.sections() if section.startswith("scanner:")
             ),

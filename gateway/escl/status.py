@@ -69,17 +69,29 @@ class JobEntry:
     job: JobView
 
 
-def adf_state(status: ScannerStatus, busy: bool = False) -> AdfState:
-    """The feeder's state from the scanner's conditions: what it last found, else loaded (we cannot sense paper;
-    a job that finds the tray empty ends with 404 and leaves the tray said to be empty)."""
+def adf_state(status: ScannerStatus, feeder_empty: bool = False) -> AdfState:
+    """The feeder's state: a jam or an open cover as the scanner's conditions say; Empty only while the active
+    job found the feeder empty (``feeder_empty``); else Loaded. We cannot sense paper, so a tray refilled after
+    a batch is never called empty (NAPS2 would refuse to start the next job), and Processing is never said
+    (sane-airscan reads it as "no documents")."""
     names = {c.name for c in status.conditions}
     if ConditionName.MEDIA_JAM in names or ConditionName.MULTIPLE_FEED_ERROR in names:
         return AdfState.JAM
     if ConditionName.COVER_OPEN in names:
         return AdfState.DOOR_OPEN
-    if ConditionName.INPUT_TRAY_EMPTY in names:
-        return AdfState.EMPTY
-    return AdfState.PROCESSING if busy else AdfState.LOADED
+    return AdfState.EMPTY if feeder_empty else AdfState.LOADED
+
+
+def scanner_state(status: ScannerStatus, job_active: bool) -> str:
+    """pwg:State: Processing while a job is active, Idle otherwise, Stopped only when the scanner cannot be
+    used at all (it failed or stopped answering). A jam or an open cover is said in AdfState, not here:
+    NAPS2 starts no job on a scanner that is not Idle, and a new job is what clears the jam."""
+    unusable = status.state is ScannerState.STOPPED and not any(
+        c.name in (ConditionName.MEDIA_JAM, ConditionName.MULTIPLE_FEED_ERROR, ConditionName.COVER_OPEN,
+                   ConditionName.INPUT_TRAY_EMPTY) for c in status.conditions)
+    if unusable:
+        return SCANNER_STATES[ScannerState.STOPPED]
+    return SCANNER_STATES[ScannerState.PROCESSING if job_active else ScannerState.IDLE]
 
 
 def job_reasons(job: JobView) -> tuple[str, ...]:
@@ -108,12 +120,13 @@ def _job_info(parent: etree._Element, entry: JobEntry, now: datetime) -> None:
 
 
 def scanner_status(status: ScannerStatus, jobs: Sequence[JobEntry] = (), adf: AdfState | None = None,
-                   now: datetime | None = None) -> etree._Element:
-    """The ``scan:ScannerStatus`` document. ``adf`` only for a scanner with a feeder; ``jobs`` newest first."""
+                   now: datetime | None = None, state: str | None = None) -> etree._Element:
+    """The ``scan:ScannerStatus`` document. ``adf`` only for a scanner with a feeder; ``jobs`` newest first;
+    ``state`` the pwg:State (``scanner_state``), else the core's state word."""
     now = now or datetime.now(timezone.utc)
     root = etree.Element(ns.scan("ScannerStatus"), nsmap=ns.NSMAP)
     sub(root, ns.pwg("Version"), ns.VERSION)
-    sub(root, ns.pwg("State"), SCANNER_STATES[status.state])
+    sub(root, ns.pwg("State"), state or SCANNER_STATES[status.state])
     if adf is not None:
         sub(root, ns.scan("AdfState"), adf)
     if jobs:

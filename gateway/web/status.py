@@ -14,6 +14,7 @@ from lxml.html import builder as E
 from twisted.web import resource
 
 from gateway import __version__
+from gateway.announce import AnnouncerStatus
 from gateway.model import JobView, ScannerStatus, words
 
 REFRESH_SECONDS = 5
@@ -48,10 +49,13 @@ class ScannerPanel:
 class StatusPage(resource.Resource):
     isLeaf = True
 
-    def __init__(self, port: int, panels: Callable[[], list[ScannerPanel]]):
+    def __init__(self, port: int, panels: Callable[[], list[ScannerPanel]],
+                 announcement: Callable[[], AnnouncerStatus | None] = lambda: None):
         super().__init__()
         self.port = port
         self.panels = panels
+        self.announcement = announcement
+        """The eSCL (mDNS) announcer's state, or None when eSCL is off."""
 
     def render_GET(self, request):
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
@@ -71,9 +75,18 @@ class StatusPage(resource.Resource):
             E.BODY(
                 E.H1("sane-wsd-gateway"),
                 E.P(f"Version {__version__}, HTTP port {self.port}."),
+                *self.announcement_lines(),
                 *sections,
             ),
         )
+
+    def announcement_lines(self) -> list:
+        status = self.announcement()
+        if status is None:
+            return []
+        names = ", ".join(sorted(status.names.values()))
+        text = f"{status.protocol}: {status.state.value}" + (f" ({names})" if names else "")
+        return [E.P(text + (f". {status.detail}" if status.detail else ""))]
 
     def scanner_section(self, panel: ScannerPanel):
         status = panel.status
