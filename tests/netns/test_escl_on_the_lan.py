@@ -102,3 +102,39 @@ def test_scanimage_finds_the_scanner_by_mdns_and_scans_through_escl(lab, tmp_pat
     from PIL import Image
     assert Image.open(out).size == (148, 148)
     assert "eSCL: job" in log and "created for" in log
+
+
+def test_a_renamed_scanner_is_announced_under_its_new_name_after_sighup(lab, tmp_path):
+    import signal
+    with gateway_with_avahi(lab, tmp_path) as lan:
+        assert "Lab scanner" in lan.seen_from_pc()
+        config = lan.gw.workdir / "gateway.conf"
+        config.write_text(config.read_text().replace("friendly_name = Lab scanner", "friendly_name = Renamed scanner"))
+        lan.gw.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            found = browse(lab, lab.pc, lan.pc_env)
+            if "Renamed scanner" in found and "Lab scanner" not in found:
+                break  # (the old name lingers a second in the pc's cache after avahi's goodbye)
+            time.sleep(0.5)
+    assert "Renamed scanner" in found and "Lab scanner" not in found, found
+
+
+def test_without_avahi_daemon_it_is_one_log_line_the_status_page_says_so_and_wsd_still_serves(lab, tmp_path):
+    with private_system_bus(lab, lab.pi, tmp_path) as pi_env:
+        bus = f"DBUS_SYSTEM_BUS_ADDRESS={pi_env['DBUS_SYSTEM_BUS_ADDRESS']}"
+        with GatewayProcess(tmp_path / "gw", wrapper=["ip", "netns", "exec", lab.pi, "env", bus], discovery=True,
+                            host=lab.pi_addr, extra_args=["--interface", lab.pi_if]) as gw:
+            fetch = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+            deadline = time.monotonic() + WAIT
+            while "avahi-daemon is not running" not in gw.log() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            page = lab.run_in(lab.pc, [PYTHON, "-c", fetch, f"http://{lab.pi_addr}:{gw.port}/"], timeout=30).stdout
+            caps = lab.run_in(lab.pc, [PYTHON, "-c", fetch,
+                                       f"http://{lab.pi_addr}:{gw.port}/{gw.uuid}/eSCL/ScannerCapabilities"],
+                              timeout=30).stdout
+            time.sleep(1)
+            log = gw.log()
+    assert log.count("avahi-daemon is not running") == 1, log[-3000:]
+    assert "eSCL (mDNS): unavailable" in page and "avahi-daemon is not running" in page
+    assert "ScannerCapabilities" in caps
