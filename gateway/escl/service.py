@@ -40,7 +40,9 @@ from gateway.escl.settings import parse_scan_settings
 from gateway.escl.status import JobEntry, adf_state, scan_image_info, scanner_state, scanner_status
 from gateway.escl.xml import MAX_DOCUMENT_BYTES, serialize
 from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
-from gateway.model import ConditionName, JobView, Requested, ScannerStatus, ScanTicket, ServiceError
+from gateway.model import (
+    ConditionName, JobDescription, JobView, Requested, ScannerStatus, ScanTicket, ServiceError,
+)
 from gateway.scanner_api import ImageStream, ScannerCore
 
 log = Logger()
@@ -275,6 +277,7 @@ class EsclResource(resource.Resource):
             raise TooLarge(f"the ScanSettings are larger than {MAX_DOCUMENT_BYTES} bytes")
         ticket, mime = self.escl.ticket_for(parse_scan_settings(body))
         peer = peer_of(request)
+        ticket = replace(ticket, description=JobDescription(name="eSCL scan", user=peer))
         view = yield self.escl.scanner.create_job(ticket, owner=peer)
         job = self.escl.remember(view, mime)
         if connection_gone(request):

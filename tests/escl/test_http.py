@@ -74,6 +74,25 @@ def test_the_first_scanner_is_also_served_at_slash_escl(gateway):
     assert answer.text("//scan:IconURI").endswith("/eSCL/ScannerIcon")
 
 
+def test_a_job_created_at_slash_escl_lives_under_slash_escl(gateway):
+    root = f"http://{gateway.host}:{gateway.port}/eSCL"
+    deadline = time.monotonic() + 30
+    while (answer := create(root, settings())).status == 503:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert answer.status == 201 and answer.header("location").startswith(f"{root}/ScanJobs/")
+    assert next_document(answer.header("location")).header("content-type") == "image/png"
+
+
+def test_an_escl_job_is_named_for_the_status_page_with_its_client(gateway):
+    job = created(gateway)
+    try:
+        page = get(f"http://{gateway.host}:{gateway.port}/").body.decode()
+        assert "eSCL scan" in page
+    finally:
+        request("DELETE", job)
+
+
 def test_an_idle_scanner_is_idle_with_a_loaded_feeder(gateway):
     answer = get(f"{escl_root(gateway)}/ScannerStatus")
     assert answer.status == 200 and answer.header("content-type") == "text/xml"
