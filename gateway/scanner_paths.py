@@ -18,3 +18,7 @@ class ScannerPaths(resource.Resource):
 
     def render(self, request):
         return self.wsd.render(request)
+
+    def render_POST(self, request):
+        """A SOAP message posted to ``/`` and routed here by its wsa:To."""
+        return self.wsd.render_POST(request)

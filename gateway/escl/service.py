@@ -28,7 +28,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource, server
 
-from gateway.addresses import client_key
+from gateway.http_origin import base_url as host_base, client_of as peer_of
 from gateway.announce import AnnouncedScanner
 from gateway.escl import formats
 from gateway.escl.capabilities import scanner_capabilities
@@ -65,19 +65,6 @@ class EsclJob:
     token: str
     mime: str
     """The document format the client asked for: every image goes out with exactly this Content-Type."""
-
-
-def peer_of(request: server.Request) -> str:
-    return client_key(getattr(request.getClientAddress(), "host", "?"))
-
-
-def host_base(request: server.Request) -> str:
-    """scheme://host:port as the client reached us (its Host header, else our socket's address)."""
-    host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
-    if not host or any(c in host for c in "/?#@ \\"):
-        h = request.getHost()
-        host = f"[{h.host}]:{h.port}" if ":" in h.host else f"{h.host}:{h.port}"
-    return f"http://{host}"
 
 
 def root_path(request: server.Request) -> str:
