@@ -240,6 +240,24 @@ def test_delete_ends_the_image_stream_within_a_second(slow_gateway):
     assert took < 1.0, f"the stream stayed open {took:.1f} s after DELETE"
 
 
+def test_a_client_that_goes_away_mid_image_frees_the_scanner_for_the_next_job(slow_gateway):
+    job = created(slow_gateway, settings(color="RGB24", dpi=300, region=(0, 0, 2400, 3300)))
+    conn, response = open_document(job)
+    assert response.read1(4096).startswith(b"\x89PNG")
+    conn.close()
+    deadline = time.monotonic() + 10
+    while (answer := create(escl_root(slow_gateway), settings())).status == 503:
+        assert time.monotonic() < deadline, "the scanner stayed busy after the client left"
+        time.sleep(0.05)
+    assert answer.status == 201
+    request("DELETE", answer.header("location"))
+    view = get(f"{escl_root(slow_gateway)}/ScannerStatus").xml()
+    states = view.xpath("//scan:JobInfo[pwg:JobUuid=$id]/pwg:JobState/text()", id=job.rsplit("/", 1)[1],
+                        namespaces={"scan": "http://schemas.hp.com/imaging/escl/2011/05/03",
+                                    "pwg": "http://www.pwg.org/schemas/2010/12/sm"})
+    assert states == ["Aborted"]
+
+
 # ------------------------------------------------------------ busy, across protocols
 
 def test_a_second_escl_job_while_one_holds_the_scanner_is_503(gateway):
