@@ -100,6 +100,18 @@ def test_an_idle_scanner_is_idle_with_a_loaded_feeder(gateway):
     assert answer.text("/scan:ScannerStatus/scan:AdfState") == "ScannerAdfLoaded"
 
 
+def test_the_state_is_processing_from_the_jobs_creation_to_its_end_whichever_protocol_made_it(gateway):
+    job = created(gateway)
+    assert get(f"{escl_root(gateway)}/ScannerStatus").text("/scan:ScannerStatus/pwg:State") == "Processing"
+    request("DELETE", job)
+    assert get(f"{escl_root(gateway)}/ScannerStatus").text("/scan:ScannerStatus/pwg:State") == "Idle"
+    job_id, _token = job_of(create_job(gateway.scan_url, ticket(dpi=75)))
+    try:
+        assert get(f"{escl_root(gateway)}/ScannerStatus").text("/scan:ScannerStatus/pwg:State") == "Processing"
+    finally:
+        call(gateway.scan_url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id)))
+
+
 def test_the_icon_is_a_png_whose_side_is_a_power_of_two(gateway):
     answer = get(f"{escl_root(gateway)}/ScannerIcon")
     assert answer.status == 200 and answer.header("content-type") == "image/png"
