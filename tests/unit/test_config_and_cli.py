@@ -224,3 +224,27 @@ def test_every_key_of_the_shipped_config_file_is_known():
     shipped = {line.split("=")[0].strip() for line in text.splitlines()
                if "=" in line and not line.startswith(("#", " ", "["))}
     assert shipped == set(GATEWAY_KEYS)
+
+
+def test_help_lists_every_exit_status_and_the_two_common_commands():
+    from gateway.exits import ExitStatus
+    out = run_cli("--help").stdout
+    for status in ExitStatus:
+        assert f"  {status.value}  {status.meaning}" in out
+    assert "sane-wsd-gateway list " in out and "sane-wsd-gateway run --log-level debug" in out
+
+
+def test_readme_and_man_page_document_every_exit_status_and_no_other():
+    import re
+
+    from gateway.exits import ExitStatus
+    man = (ROOT / "packaging" / "sane-wsd-gateway.8.rst").read_text().split("EXIT STATUS\n", 1)[1].split("\nFILES\n")[0]
+    readme = (ROOT / "README.rst").read_text().split("Exit statuses", 1)[1].split("\n\n", 2)[1]
+    assert {int(n) for n in re.findall(r"^\*\*(\d+)\*\*$", man, re.M)} == {s.value for s in ExitStatus}
+    assert {int(n) for n in re.findall(r"^``(\d+)``", readme, re.M)} == {s.value for s in ExitStatus}
+
+
+def test_the_unit_waits_for_ready_and_does_not_restart_after_a_config_mistake():
+    from gateway.exits import ExitStatus
+    unit = (ROOT / "etc" / "sane-wsd-gateway.service").read_text().splitlines()
+    assert "Type=notify" in unit and f"RestartPreventExitStatus={ExitStatus.USAGE.value}" in unit
