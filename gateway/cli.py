@@ -1,4 +1,4 @@
-"""The command line: ``sane-wsd-gateway run | list``."""
+"""The command line: ``sane-wsd-gateway run | list | push``, its help, its exit statuses and its logs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gateway import __version__
-from gateway.exits import ExitStatus
 from gateway.config import DEFAULT_CONFIG, DEFAULT_PORT, LOG_LEVELS, ConfigError, load, with_flags
+from gateway.exits import ExitStatus, StartError
 
 DESCRIPTION = """\
 Makes the scanners SANE sees on this machine appear on the network as WSD
@@ -120,7 +120,6 @@ def check_interfaces(settings, log) -> None:
     """An interface asked for that does not exist stops the start (StartError, naming those there are); one
     that exists without an address yet is a warning: it is served as soon as it has one."""
     from gateway.addresses import interface_names, local_addresses
-    from gateway.exits import ExitStatus, StartError
 
     if not settings.interfaces:
         return
@@ -138,20 +137,20 @@ def check_interfaces(settings, log) -> None:
                      "has one; it is served from then on", name=name)
 
 
-def start_error(failure, settings):
-    """What a failed start means for a person (a StartError), or None when it is not one we know."""
+def start_error(error: BaseException, settings) -> StartError | None:
+    """What a failed start means for a person (a StartError with its exit status), or None when it is not one
+    we know."""
     from twisted.internet.error import CannotListenError
 
-    from gateway.exits import ExitStatus, StartError
     from gateway.statefiles import StateFileError
 
-    if failure.check(StartError):
-        return failure.value
-    if failure.check(StateFileError):
-        return StartError(ExitStatus.STATE_DIR, f"{failure.value} (free space in the state directory "
+    if isinstance(error, StartError):
+        return error
+    if isinstance(error, StateFileError):
+        return StartError(ExitStatus.STATE_DIR, f"{error} (free space in the state directory "
                                                 f"{settings.state_dir}, or fix its permissions, then start again)")
-    if failure.check(CannotListenError):
-        cause = failure.value.socketError
+    if isinstance(error, CannotListenError):
+        cause = error.socketError
         port = settings.port
         if getattr(cause, "errno", None) == errno.EADDRINUSE:
             why = (f"TCP port {port} is in use by another program ({cause.strerror}); `ss -ltnp 'sport = :{port}'` "
@@ -189,7 +188,6 @@ def run(settings, args, parts: Parts) -> int:
     from gateway.app import Gateway, sane_library
     from twisted.internet.task import LoopingCall
 
-    from gateway.exits import ExitStatus, StartError
     from gateway.journal import notify
     from gateway.scanner.saneapi import keep_signal_handling, restore_signal_handling
 
@@ -201,8 +199,7 @@ def run(settings, args, parts: Parts) -> int:
         check_interfaces(settings, log)
         gateway = Gateway(settings, reactor, sane_library(settings, parts.sane_library), **parts.gateway_options())
     except (StartError, StateFileError) as e:
-        from twisted.python.failure import Failure
-        error = start_error(Failure(e), settings)
+        error = start_error(e, settings)
         log.critical("cannot start: {error}", error=error)
         return error.status
     failed: list[ExitStatus] = []
@@ -212,7 +209,7 @@ def run(settings, args, parts: Parts) -> int:
         notify("READY=1")
 
     def started_failed(failure):
-        error = start_error(failure, settings)
+        error = start_error(failure.value, settings)
         if error is not None:
             log.critical("cannot start: {error}", error=error)
             failed.append(error.status)
@@ -280,10 +277,9 @@ def list_scanners(settings, parts: Parts) -> int:
     alive), and only then print: a reader that stops early (``| head -1``) cannot leave a scanner open."""
     from twisted.internet import defer, task
 
-    from gateway.app import Gateway, sane_library
-    from gateway.exits import ExitStatus
-
     from twisted.logger import Logger
+
+    from gateway.app import Gateway, sane_library
 
     log = Logger()
     start_logging("warn", sys.stderr)  # standard output is the list
@@ -320,8 +316,6 @@ def list_scanners(settings, parts: Parts) -> int:
 
 def print_quietly(lines: list[str]) -> int:
     """Print; a reader that closed the pipe early is no error (exit 0, nothing on stderr)."""
-    from gateway.exits import ExitStatus
-
     try:
         for line in lines:
             print(line)
@@ -351,22 +345,22 @@ def push(settings, scanner: str, destination: str | None) -> int:
     except OSError as e:
         print(f"sane-wsd-gateway: cannot read the push token ({e}); run as root or as the service's user",
               file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     if not token_usable(token):
         print(f"sane-wsd-gateway: the push token in {settings.state_dir / TOKEN_FILE} is empty or too short; "
               "restart the gateway to make a new one", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
                                      headers={TOKEN_HEADER.decode(): token})
     try:
         with urllib.request.urlopen(request, timeout=10) as r:
             print(r.read().decode().strip())
-            return 0
+            return ExitStatus.OK
     except urllib.error.HTTPError as e:
         print(f"sane-wsd-gateway: {e.read().decode().strip()}", file=sys.stderr)
     except OSError as e:
         print(f"sane-wsd-gateway: the gateway does not answer at {url}: {e}", file=sys.stderr)
-    return 1
+    return ExitStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -383,7 +377,6 @@ class Parts:
 
 
 def main(argv: list[str] | None = None, parts: Parts = Parts()) -> int:
-    from gateway.exits import ExitStatus, StartError
     from gateway.statefiles import StateFileError
 
     p = parser()
