@@ -59,7 +59,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_ in (("run", "serve the scanners (foreground)"), ("list", "list the scanners and exit"),
                         ("push", "offer a scan to a PC, as the scanner's scan button would")):
-        c = sub.add_parser(name, help=help_, description=help_)
+        c = sub.add_parser(name, help=help_, description=help_, epilog=f"exit status:\n{EXIT_STATUSES}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == "push":
             c.add_argument("scanner", metavar="SCANNER", help="friendly name, SANE name or UUID of the scanner")
             c.add_argument("destination", metavar="DESTINATION", nargs="?",
