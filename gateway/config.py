@@ -272,4 +272,8 @@ def validate(s: Settings) -> Settings:
 def with_flags(s: Settings, **flags) -> Settings:
     """Command-line values (None = not given) over the file's."""
     given = {k: v for k, v in flags.items() if v is not None}
+    for key, value in given.items():
+        spec = GATEWAY_KEYS[key]
+        if not spec.check(value):
+            raise ConfigError(f"--{key.replace('_', '-')} {value}: must be {spec.allowed}")
     return validate(replace(s, **given))

@@ -206,8 +206,8 @@ def test_a_yes_no_key_names_its_value(tmp_path):
                                                                                    "not yes or no")
 
 
-def test_a_flag_out_of_range_is_refused_like_the_file_value(tmp_path):
-    with pytest.raises(ConfigError, match="port 0: must be a TCP port from 1 to 65535"):
+def test_a_flag_out_of_range_is_refused_naming_the_flag(tmp_path):
+    with pytest.raises(ConfigError, match="^--port 0: must be a TCP port from 1 to 65535"):
         with_flags(load(None), port=0)
 
 
