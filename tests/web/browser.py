@@ -6,6 +6,7 @@ page is only tested if a real browser loads it.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -20,9 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 
 
 def missing() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "python3-selenium"
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not (Path(path).exists() or shutil.which(Path(path).name)):
