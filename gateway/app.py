@@ -49,6 +49,14 @@ class SiteRequest(LimitedRequest, DeadlineRequest):
     """The site's requests: the scan service's size and network limits, and the connection's deadlines."""
 
 
+class GatewaySite(server.Site):
+    """The site; a request a resource marked ``access_logged = False`` (the status page's polling) is not logged."""
+
+    def log(self, request):
+        if getattr(request, "access_logged", True):
+            super().log(request)
+
+
 def sane_library(settings: Settings, make: Callable[[str], SaneLibrary] | None = None) -> SaneLibrary:
     """The SANE library on the gateway's own SANE configuration (StateFileError if it cannot be written);
     ``make(config_dir)`` builds it (default: the real one)."""
@@ -78,7 +86,7 @@ class Gateway:
         """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
         self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
                                             TestScans(self.cores, settings.state_dir)))
-        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=reactor)
+        self.site = GatewaySite(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
         self.site.displayTracebacks = False
         self.site.policy = self.policy = NetworkPolicy(settings.interfaces, settings.allowed_networks, settings.ipv6)

@@ -118,7 +118,7 @@ class StatusPage(resource.Resource):
         self.panels = panels
         self.diagnostics = diagnostics or (lambda: Diagnostics(port=port, discovery=False, interfaces=()))
         self.test_scans = test_scans
-        self.putChild(b"live", _Part(self.live_bytes, b"text/html; charset=utf-8"))
+        self.putChild(b"live", _Part(self.live_bytes, b"text/html; charset=utf-8", quiet=True))
         self.putChild(b"status.json", _Part(self.json_bytes, b"application/json; charset=utf-8"))
         self.putChild(b"static", _Static(str(STATIC)))
         if test_scans is not None:
@@ -330,15 +330,24 @@ def _no_store(request) -> None:
                       b"default-src 'self'; img-src 'self'; object-src 'none'; frame-ancestors 'none'")
 
 
+def not_access_logged(request) -> None:
+    """The page's own polling and its static files: the site leaves them out of the access log
+    (an open page would otherwise write a line every few seconds to the journal)."""
+    request.access_logged = False
+
+
 class _Part(resource.Resource):
     isLeaf = True
 
-    def __init__(self, render: Callable[[], bytes], content_type: bytes):
+    def __init__(self, render: Callable[[], bytes], content_type: bytes, quiet: bool = False):
         super().__init__()
         self.render_bytes = render
         self.content_type = content_type
+        self.quiet = quiet
 
     def render_GET(self, request):
+        if self.quiet:
+            not_access_logged(request)
         request.setHeader(b"content-type", self.content_type)
         _no_store(request)
         return self.render_bytes()
@@ -346,6 +355,10 @@ class _Part(resource.Resource):
 
 class _Static(static.File):
     """The style sheet and script; no directory listings."""
+
+    def render_GET(self, request):
+        not_access_logged(request)
+        return super().render_GET(request)
 
     def directoryListing(self):
         return resource.NoResource()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import time
 
 import netifaces
 import pytest
@@ -125,3 +126,14 @@ def test_a_refused_client_shows_in_the_json_with_what_to_set(page_gateway):
     [refused] = [r for r in status_json(page_gateway)["refused"] if r["peer"] == address]
     assert "allowed_networks" in refused["reason"] and refused["count"] >= 1
     assert any(address in line and "allowed_networks" in line for line in status_json(page_gateway)["checklist"])
+
+
+def test_the_pages_own_polling_and_static_files_stay_out_of_the_access_log(page_gateway):
+    for path in ("/live", "/static/page.css", "/"):
+        page_gateway.get(path)
+    deadline = time.monotonic() + 5
+    while '"GET / HTTP/1.1" 200' not in page_gateway.log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the access log line is written as the answer goes out
+    log = page_gateway.log()
+    assert '"GET / HTTP/1.1" 200' in log
+    assert "GET /live" not in log and "GET /static/page.css" not in log
