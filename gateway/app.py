@@ -34,7 +34,7 @@ from gateway.scanner.session import enumerate_devices
 from gateway.web.push import PushResource, ensure_token
 from gateway.web.diagnostics import Diagnostics, InterfaceView
 from gateway.web.status import ScannerPanel, StatusPage
-from gateway.web.testscan import TestScans
+from gateway.web.testscan import ScanTest
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.discovery import DiscoveryService
 from gateway.wsd.eventing import http_poster
@@ -85,7 +85,7 @@ class Gateway:
         self.announcer_status: Callable[[], list[AnnouncerStatus]] | None = None
         """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
         self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
-                                            TestScans(self.cores, settings.state_dir)))
+                                            ScanTest(self.cores, settings.state_dir)))
         self.site = GatewaySite(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
         self.site.displayTracebacks = False

@@ -29,7 +29,7 @@ from gateway import __version__
 from gateway.activity import Sighting
 from gateway.model import JobView, ScannerStatus, words
 from gateway.web.diagnostics import Diagnostics, ScannerSigns, checklist
-from gateway.web.testscan import TestScans, options
+from gateway.web.testscan import ScanTest, options
 
 class _Html:
     """``E.SECTION(...)``: lxml's HTML element maker with every HTML5 element (lxml.html.builder lacks some)."""
@@ -112,7 +112,7 @@ def _facts(caption: str, rows: Sequence[tuple[str, str]]):
 
 class StatusPage(resource.Resource):
     def __init__(self, port: int, panels: Callable[[], list[ScannerPanel]],
-                 diagnostics: Callable[[], Diagnostics] | None = None, test_scans: TestScans | None = None):
+                 diagnostics: Callable[[], Diagnostics] | None = None, test_scans: ScanTest | None = None):
         super().__init__()
         self.port = port
         self.panels = panels

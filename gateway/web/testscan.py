@@ -45,7 +45,7 @@ STATUS_FOR = {ErrorKind.BUSY: 409, ErrorKind.DEVICE: 503, ErrorKind.NOT_FOUND: 4
 
 
 @dataclass(frozen=True)
-class TestScanRequest:
+class ScanChoice:
     scanner: str
     source: InputSource
     mode: ColorMode
@@ -54,7 +54,7 @@ class TestScanRequest:
 
 
 @dataclass(frozen=True)
-class TestScanResult:
+class ScanResult:
     number: int
     scanner: str
     content_type: str
@@ -84,7 +84,7 @@ class BadRequest(Exception):
     """A test scan request the form could not have sent; the message says what is wrong."""
 
 
-def parse_request(body: bytes, scanners: Mapping[str, ScannerCore]) -> TestScanRequest:
+def parse_request(body: bytes, scanners: Mapping[str, ScannerCore]) -> ScanChoice:
     try:
         given = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -108,10 +108,10 @@ def parse_request(body: bytes, scanners: Mapping[str, ScannerCore]) -> TestScanR
     fmt = given.get("format", "png")
     if fmt not in (f["value"] for f in offered["formats"]):
         raise BadRequest(f"no format {str(fmt)[:40]!r} for a test scan")
-    return TestScanRequest(uuid, InputSource(given["source"]), ColorMode(given["mode"]), resolution, fmt)
+    return ScanChoice(uuid, InputSource(given["source"]), ColorMode(given["mode"]), resolution, fmt)
 
 
-def ticket_for(request: TestScanRequest) -> ScanTicket:
+def ticket_for(request: ScanChoice) -> ScanTicket:
     """One image, exactly as chosen (every value must be honoured: a test scan tests what was picked)."""
     return ScanTicket(
         JobDescription(name="Test scan", user="status page"),
@@ -132,14 +132,14 @@ def _json(request: server.Request, code: int, value: dict) -> bytes:
     return json.dumps(value).encode()
 
 
-class TestScans(resource.Resource):
+class ScanTest(resource.Resource):
     """``POST /test-scan`` scans; ``GET /test-scan/image`` is the last result (``?download=1``: as a file)."""
 
     def __init__(self, scanners: Callable[[], Mapping[str, ScannerCore]], spool_dir: str | os.PathLike):
         super().__init__()
         self.scanners = scanners
         self.spool_dir = Path(spool_dir)
-        self.last: TestScanResult | None = None
+        self.last: ScanResult | None = None
         self._numbers = 0
         self.putChild(b"image", _LastImage(self))
 
@@ -160,7 +160,7 @@ class TestScans(resource.Resource):
                  file_format=wanted.format)
         d = self.scan(scanner, wanted, f"status page {peer}")
 
-        def done(result: TestScanResult) -> None:
+        def done(result: ScanResult) -> None:
             self._answer(request, 200, {
                 "image": f"/test-scan/image?n={result.number}", "download": f"/test-scan/image?n={result.number}"
                 "&download=1", "filename": result.filename, "content_type": result.content_type,
@@ -189,43 +189,67 @@ class TestScans(resource.Resource):
         request.finish()
 
     @defer.inlineCallbacks
-    def scan(self, scanner: ScannerCore, wanted: TestScanRequest, owner: str):
-        """Scan one image into the spool directory; fires with the TestScanResult (ServiceError if refused)."""
+    def scan(self, scanner: ScannerCore, wanted: ScanChoice, owner: str):
+        """Scan one image into the spool directory; fires with the ScanResult (ServiceError if refused)."""
+        try:  # before the job, so that a full or read-only disk costs the scanner nothing
+            handle, temporary = tempfile.mkstemp(prefix=".test-scan-", dir=self.spool_dir)
+        except OSError as e:
+            raise ServiceError(ErrorKind.DEVICE, f"cannot write the image to {self.spool_dir}: {e.strerror}") from None
+        file = os.fdopen(handle, "wb")
+        try:
+            result = yield self._scan_into(file, scanner, wanted, owner)
+        except BaseException:
+            file.close()
+            _remove(Path(temporary))
+            raise
+        file.close()
+        label, extension = FORMATS[wanted.format]
+        path = self.spool_dir / f"test-scan.{extension}"
+        os.replace(temporary, path)
+        if self.last is not None and self.last.path != path:
+            _remove(self.last.path)
+        self._numbers += 1
+        content_type, info, size = result
+        self.last = ScanResult(self._numbers, scanner.name, content_type,
+                                   f"test-scan-{self._numbers}.{extension}", info.pixels_per_line, info.lines,
+                                   size, path)
+        log.info("test scan on {scanner}: {width}x{height} {label}, {size} bytes", scanner=scanner.name,
+                 width=info.pixels_per_line, height=info.lines, label=label, size=size)
+        return self.last
+
+    @defer.inlineCallbacks
+    def _scan_into(self, file, scanner: ScannerCore, wanted: ScanChoice, owner: str):
         job = yield scanner.create_job(ticket_for(wanted), owner=owner)
         try:
             stream = yield scanner.next_document(job.id, job.token, "TestScan")
         except Exception:
             _cancel(scanner, job.id)
             raise
-        handle, temporary = tempfile.mkstemp(prefix=".test-scan-", dir=self.spool_dir)
         size = 0
-        with os.fdopen(handle, "wb") as file:
-            finished: defer.Deferred = defer.Deferred()
+        failed: list[OSError] = []
+        finished: defer.Deferred = defer.Deferred()
 
-            def write(data: bytes) -> None:
-                nonlocal size
+        def write(data: bytes) -> None:
+            nonlocal size
+            if failed:
+                return
+            try:
                 file.write(data)
-                size += len(data)
-            stream.pipe.attach(write, finished.callback)
-            error = yield finished
+            except OSError as e:  # a full disk: the scan stops, the gateway goes on
+                failed.append(e)
+                stream.pipe.abort(f"cannot write the image: {e.strerror}")
+                return
+            size += len(data)
+        stream.pipe.attach(write, finished.callback)
+        error = yield finished
+        if failed:
+            raise ServiceError(ErrorKind.DEVICE, f"cannot write the image to {self.spool_dir}: "
+                                                 f"{failed[0].strerror}")
         if error is not None:
-            os.unlink(temporary)
             raise ServiceError(ErrorKind.DEVICE, f"the scan stopped: {error}")
         if scanner.job(job.id).more_images:
             _cancel(scanner, job.id)
-        self._numbers += 1
-        label, extension = FORMATS[wanted.format]
-        path = self.spool_dir / f"test-scan.{extension}"
-        os.replace(temporary, path)
-        if self.last is not None and self.last.path != path:
-            _remove(self.last.path)
-        info = stream.job.image_info.front
-        self.last = TestScanResult(self._numbers, scanner.name, stream.content_type,
-                                   f"test-scan-{self._numbers}.{extension}", info.pixels_per_line, info.lines,
-                                   size, path)
-        log.info("test scan on {scanner}: {width}x{height} {label}, {size} bytes", scanner=scanner.name,
-                 width=info.pixels_per_line, height=info.lines, label=label, size=size)
-        return self.last
+        return stream.content_type, stream.job.image_info.front, size
 
 
 def _cancel(scanner: ScannerCore, job_id: int) -> None:
@@ -245,7 +269,7 @@ def _remove(path: Path) -> None:
 class _LastImage(resource.Resource):
     isLeaf = True
 
-    def __init__(self, scans: TestScans):
+    def __init__(self, scans: ScanTest):
         super().__init__()
         self.scans = scans
 

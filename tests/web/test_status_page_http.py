@@ -26,14 +26,13 @@ def request(gw, method: str, path: str, body: bytes | None = None, content_type:
         conn.close()
 
 
-def test_scan(gw, **wanted):
+def run_test_scan(gw, **wanted):
     chosen = {"scanner": gw.uuids["test:0"], "source": "Platen", "mode": "RGB24", "resolution": 75,
               "format": "png", **wanted}
     status, _type, body = request(gw, "POST", "/test-scan", json.dumps(chosen).encode(), "application/json")
     return status, json.loads(body)
 
 
-test_scan.__test__ = False
 
 
 def status_json(gw) -> dict:
@@ -65,7 +64,7 @@ def test_the_page_says_its_language_and_fits_a_phone(page_gateway):
 
 
 def test_a_test_scan_answers_with_the_image_size_and_the_image_decodes(page_gateway):
-    status, answer = test_scan(page_gateway, mode="Grayscale8", resolution=75)
+    status, answer = run_test_scan(page_gateway, mode="Grayscale8", resolution=75)
     assert status == 200, answer
     image = Image.open(io.BytesIO(page_gateway.get(answer["image"])))
     assert image.mode == "L" and image.size == (answer["width"], answer["height"])
@@ -76,14 +75,14 @@ def test_a_test_scan_while_a_pc_scans_is_refused_as_busy(page_gateway):
     url = f"http://127.0.0.1:{gw.port}/{gw.uuids['test:0']}/scan"
     job_id, _token = job_of(create_job(url, ticket(dpi=75)))
     try:
-        status, answer = test_scan(gw)
+        status, answer = run_test_scan(gw)
     finally:
         assert call(url, "CancelJob", el("CancelJobRequest", el("JobId", text=job_id))).status == 200
     assert status == 409 and "busy" in answer["error"]
 
 
 def test_the_json_never_shows_a_job_token(page_gateway):
-    assert test_scan(page_gateway)[0] == 200
+    assert run_test_scan(page_gateway)[0] == 200
     text = page_gateway.get("/status.json").decode()
     assert "token" not in text.lower() and "Test scan" in text
 
@@ -92,7 +91,7 @@ def test_the_json_never_shows_a_job_token(page_gateway):
                                         ({"source": "Film"}, "source"), ({"scanner": "nope"}, "no such scanner"),
                                         ({"format": "exe"}, "format")])
 def test_a_test_scan_the_form_could_not_have_sent_is_a_clear_400(page_gateway, change, why):
-    status, answer = test_scan(page_gateway, **change)
+    status, answer = run_test_scan(page_gateway, **change)
     assert status == 400 and why in answer["error"]
 
 
