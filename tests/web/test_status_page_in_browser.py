@@ -140,3 +140,43 @@ def test_the_page_fits_a_phone_and_screenshots_are_written(page):
     assert overflow <= 0, f"the page is {overflow} px wider than a 390 px phone"
     for path, width in ((desktop, 1280), (phone, 390)):
         assert Image.open(path).size[0] == width
+
+
+ACCESSIBILITY_PROBLEMS = """
+const problems = [];
+for (const control of document.querySelectorAll("select, input, button")) {
+    if (control.tagName !== "BUTTON" && control.labels.length === 0) problems.push("unlabelled " + control.id);
+    if (control.tagName === "BUTTON" && !control.textContent.trim()) problems.push("button without text");
+}
+for (const img of document.querySelectorAll("img")) if (!img.alt) problems.push("image without alt");
+let level = 0;
+for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    const n = Number(h.tagName[1]);
+    if (n > level + 1) problems.push("heading " + h.tagName + " after h" + level + ": " + h.textContent);
+    level = n;
+}
+if (!document.documentElement.lang) problems.push("no lang");
+function rgb(text) { return text.match(/[\\d.]+/g).map(Number); }
+function luminance([r, g, b]) {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+function background(el) {
+    for (; el; el = el.parentElement) {
+        const c = rgb(getComputedStyle(el).backgroundColor);
+        if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+}
+for (const el of document.querySelectorAll("h1, h2, h3, h4, p, li, th, td, label, caption, a, button, select")) {
+    if (!el.textContent.trim() || el.offsetParent === null) continue;
+    const [l1, l2] = [luminance(rgb(getComputedStyle(el).color).slice(0, 3)), luminance(background(el))];
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 4.5) problems.push("contrast " + ratio.toFixed(2) + " of " + el.tagName + ": " + el.textContent.slice(0, 40));
+}
+return problems;
+"""
+
+
+def test_every_control_is_labelled_headings_nest_and_text_has_enough_contrast(page):
+    assert page.execute_script(ACCESSIBILITY_PROBLEMS) == []
