@@ -195,7 +195,8 @@ class StatusPage(resource.Resource):
         return E.SECTION(
             E.H2("Network", id="network-heading"),
             _facts("How PCs reach the gateway", facts),
-            _table("Interfaces", ("Interface", "Addresses announced", "Last probe (a PC looking for scanners)"),
+            _table("Interfaces", ("Interface", "Addresses announced" if d.discovery else "Addresses",
+                                  "Last probe (a PC looking for scanners)"),
                    interfaces) if interfaces else E.P("No served interface has an address."),
             E.H3("Clients refused"),
             _table("Clients refused", ("Client", "Reached at", "Why", "Times", "Last"), refused)
