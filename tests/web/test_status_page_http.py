@@ -58,7 +58,7 @@ def test_the_json_gives_a_hostile_name_as_it_is(page_gateway):
     assert HOSTILE_NAME in [s["name"] for s in status_json(page_gateway)["scanners"]]
 
 
-def test_the_page_says_its_language_and_fits_a_phone(page_gateway):
+def test_the_page_says_its_language_and_sets_a_viewport_for_phones(page_gateway):
     html = page_gateway.get("/").decode()
     assert '<html lang="en">' in html and 'name="viewport"' in html
 
