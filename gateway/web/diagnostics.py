@@ -63,10 +63,13 @@ def checklist(d: Diagnostics, scanners: Sequence[ScannerSigns]) -> list[str]:
     for interface in d.interfaces:
         if not interface.addresses:
             todo.append(f"{interface.name} has no address: is its cable plugged in, or its Wi-Fi connected?")
-        elif d.discovery and interface.last_probe is None:
-            todo.append(f"No PC has looked for scanners on {interface.name} yet: is the PC on the same network, "
-                        f"and is its network profile Private? (Windows looks when it starts, when it joins the "
-                        f"network, and when you choose Add device.)")
+    silent = [i.name for i in d.interfaces if i.addresses]
+    if d.discovery and silent and not probed:
+        # One sentence, not one per docker0 or VPN tunnel: a probe on any interface shows the PC's side works.
+        names = " or ".join(silent) if len(silent) < 3 else ", ".join(silent[:-1]) + " or " + silent[-1]
+        todo.append(f"No PC has looked for scanners on {names} yet: is the PC on the same network, and is its "
+                    f"network profile Private? (Windows looks when it starts, when it joins the network, and "
+                    f"when you choose Add device.)")
     for scanner in scanners:
         if scanner.last_fetch is None:
             if probed:

@@ -84,6 +84,17 @@ def test_an_interface_without_a_probe_asks_about_the_network_and_its_profile():
     assert "No PC has looked for scanners on end0 yet" in item and "Private" in item
 
 
+def test_every_silent_interface_is_named_in_one_sentence():
+    quiet = (InterfaceView("end0", ("192.168.1.5",)), InterfaceView("wlan0", ("192.168.1.6",)))
+    [item] = checklist(diagnostics(interfaces=quiet), [installed()])
+    assert "on end0 or wlan0 yet" in item
+
+
+def test_a_probe_on_one_interface_is_enough():
+    assert checklist(diagnostics(interfaces=(SERVED, InterfaceView("docker0", ("172.17.0.1",)))),
+                     [installed()]) == []
+
+
 def test_an_interface_without_an_address_says_so():
     [item] = checklist(diagnostics(interfaces=(SERVED, InterfaceView("wlan0", ()))), [installed()])
     assert item.startswith("wlan0 has no address")
