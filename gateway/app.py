@@ -231,17 +231,18 @@ class Gateway:
     def diagnostics(self) -> Diagnostics:
         """What the status page shows of the network: per interface the addresses announced (or, with discovery
         off, those it has) and the last probe seen there; the refused clients; the other announcers."""
-        if self.discovery is not None:
-            addresses = self.discovery.addresses
-        else:
-            try:
-                addresses = local_addresses(self.settings.interfaces or None, self.settings.ipv6)
-            except Exception:  # netifaces failing must not take the page down
-                addresses = frozenset()
+        try:
+            present = local_addresses(self.settings.interfaces or None, self.settings.ipv6)
+        except Exception:  # netifaces failing must not take the page down
+            present = frozenset()
+        announced = self.discovery.addresses if self.discovery is not None else present
         by_name: dict[str, list[str]] = {name: [] for name in self.settings.interfaces}
-        for local in sorted(addresses, key=lambda a: (a.ifname, a.family, a.address)):
-            by_name.setdefault(local.ifname, []).append(local.address)
-        interfaces = tuple(InterfaceView(name, tuple(found), self.activity.last_probe(name))
+        missing: dict[str, list[str]] = {}
+        for local in sorted(announced | present, key=lambda a: (a.ifname, a.family, a.address)):
+            (by_name if local in announced else missing).setdefault(local.ifname, []).append(local.address)
+            by_name.setdefault(local.ifname, [])
+        interfaces = tuple(InterfaceView(name, tuple(found), self.activity.last_probe(name),
+                                         tuple(missing.get(name, ())))
                            for name, found in by_name.items())
         announcers = None if self.announcer_status is None else tuple(self.announcer_status())
         return Diagnostics(port=self.settings.port, discovery=self.discovery is not None, interfaces=interfaces,

@@ -23,6 +23,8 @@ class InterfaceView:
     addresses: tuple[str, ...]
     """The addresses announced on it (with discovery off: the addresses it has)."""
     last_probe: Sighting | None = None
+    not_announced: tuple[str, ...] = ()
+    """Addresses it has that discovery could not open a socket on (the log says why)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def checklist(d: Diagnostics, scanners: Sequence[ScannerSigns]) -> list[str]:
     for interface in d.interfaces:
         if not interface.addresses:
             todo.append(f"{interface.name} has no address: is its cable plugged in, or its Wi-Fi connected?")
+    for interface in d.interfaces:
+        if d.discovery and interface.not_announced:
+            todo.append(f"Discovery cannot announce on {interface.name} {', '.join(interface.not_announced)}: "
+                        f"the gateway's log says why (another program may hold the address, or it is still "
+                        f"being configured).")
     silent = [i.name for i in d.interfaces if i.addresses]
     if d.discovery and silent and not probed:
         # One sentence, not one per docker0 or VPN tunnel: a probe on any interface shows the PC's side works.

@@ -188,7 +188,8 @@ class StatusPage(resource.Resource):
         facts = [("Discovery", discovery),
                  ("Clients served", "this machine's networks" + (f" and {', '.join(d.allowed_networks)}"
                                                                   if d.allowed_networks else ""))]
-        interfaces = [(i.name, ", ".join(i.addresses) or "no address",
+        interfaces = [(i.name, (", ".join(i.addresses) or "no address") + (
+                           f"; not announced: {', '.join(i.not_announced)} (see the log)" if i.not_announced else ""),
                        _sighting(i.last_probe, "none yet") if d.discovery else "discovery is off")
                       for i in d.interfaces]
         refused = [(r.peer, r.local, r.reason, str(r.count), _time(r.time)) for r in d.refusals]
@@ -300,8 +301,8 @@ class StatusPage(resource.Resource):
             "checklist": checklist(d, [p.signs() for p in panels]),
             "discovery": d.discovery,
             "allowed_networks": list(d.allowed_networks),
-            "interfaces": [{"name": i.name, "addresses": list(i.addresses), "last_probe": seen(i.last_probe)}
-                           for i in d.interfaces],
+            "interfaces": [{"name": i.name, "addresses": list(i.addresses), "last_probe": seen(i.last_probe),
+                            "not_announced": list(i.not_announced)} for i in d.interfaces],
             "refused": [{"peer": r.peer, "local": r.local, "reason": r.reason, "count": r.count,
                          "last": r.time.isoformat()} for r in d.refusals],
             "announcers": None if d.announcers is None else [

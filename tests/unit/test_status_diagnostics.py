@@ -121,3 +121,9 @@ def test_an_unavailable_announcer_is_listed_with_its_detail(state, listed):
     announcer = AnnouncerStatus("eSCL", state, "avahi-daemon is not running: apt install avahi-daemon")
     items = checklist(diagnostics(announcers=(announcer,)), [installed()])
     assert bool(items and "avahi-daemon is not running" in items[0]) is listed
+
+
+def test_an_address_discovery_could_not_announce_on_points_at_the_log():
+    half = InterfaceView("end0", ("192.168.1.5",), SEEN, not_announced=("fd00::5",))
+    [item] = checklist(diagnostics(interfaces=(half,)), [installed()])
+    assert item.startswith("Discovery cannot announce on end0 fd00::5") and "log" in item
