@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,15 @@ def test_the_start_log_prints_each_url_a_pc_uses(tmp_path):
         log = gw.log()
     assert f"status page: http://127.0.0.1:{gw.port}/ (lo)" in log
     assert f"device address http://127.0.0.1:{gw.port}/{gw.uuid} (lo)" in log
+
+
+def test_a_browsers_favicon_request_stays_out_of_the_access_log(tmp_path):
+    with GatewayProcess(tmp_path) as gw:
+        for path in ("/favicon.ico", "/no-such-page"):
+            with pytest.raises(urllib.error.HTTPError):
+                gw.get(path)
+        deadline = time.monotonic() + 5
+        while "GET /no-such-page" not in gw.log() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the access log line is written as the answer goes out
+        log = gw.log()
+    assert "GET /no-such-page" in log and "favicon.ico" not in log
