@@ -175,3 +175,25 @@ def test_a_browsers_favicon_request_stays_out_of_the_access_log(tmp_path):
             time.sleep(0.05)  # the access log line is written as the answer goes out
         log = gw.log()
     assert "GET /no-such-page" in log and "favicon.ico" not in log
+
+
+def test_a_reload_with_a_mistake_names_the_line_and_keeps_serving(tmp_path):
+    with GatewayProcess(tmp_path) as gw:
+        conf = tmp_path / "gateway.conf"
+        conf.write_text(conf.read_text() + "locaton = Hall\n")
+        gw.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while "not reloaded" not in gw.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        line = next(line for line in gw.log().splitlines() if "not reloaded" in line)
+        assert line.endswith(f"configuration not reloaded: {conf}:3: unknown key 'locaton' in [gateway] "
+                             "(did you mean location?)")
+        assert gw.get("/")
+
+
+def test_systemd_hears_reloading_then_ready_around_a_good_reload(tmp_path, notify_socket):
+    with GatewayProcess(tmp_path) as gw:
+        assert notify_socket.recv(4096) == b"READY=1"
+        gw.proc.send_signal(signal.SIGHUP)
+        assert (notify_socket.recv(4096), notify_socket.recv(4096)) == (b"RELOADING=1", b"READY=1")
+        assert "configuration reloaded" in gw.log()
