@@ -19,6 +19,8 @@ from twisted.logger import Logger
 from twisted.web import server
 
 from gateway import __version__, frames_to_files
+from gateway.activity import Activity
+from gateway.addresses import local_addresses
 from gateway.announce import AnnouncerState, AnnouncerStatus
 from gateway.config import Settings
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
@@ -33,7 +35,9 @@ from gateway.scanner.saneapi import SaneLibrary
 from gateway.scanner.session import enumerate_devices
 from gateway.scanner_paths import ScannerPaths
 from gateway.web.push import PushResource, ensure_token
+from gateway.web.diagnostics import Diagnostics, InterfaceView
 from gateway.web.status import ScannerPanel, StatusPage
+from gateway.web.testscan import ScanTest
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.discovery import DiscoveryService
 from gateway.wsd.eventing import http_poster
@@ -46,6 +50,17 @@ log = Logger()
 
 class SiteRequest(LimitedRequest, DeadlineRequest):
     """The site's requests: the scan service's size and network limits, and the connection's deadlines."""
+
+
+class GatewaySite(server.Site):
+    """The site; a request a resource marked ``access_logged = False`` (the status page's polling) is not logged,
+    nor a browser's own question for an icon."""
+
+    QUIET_PATHS = (b"/favicon.ico",)
+
+    def log(self, request):
+        if getattr(request, "access_logged", True) and request.path not in self.QUIET_PATHS:
+            super().log(request)
 
 
 def sane_library(settings: Settings, make: Callable[[str], SaneLibrary] | None = None) -> SaneLibrary:
@@ -72,11 +87,22 @@ class Gateway:
         self.retrieve_timeout = retrieve_timeout
         self.formats = frames_to_files.format_table()
         self.served: dict[str, ServedScanner] = {}
-        self.root = RootResource(StatusPage(settings.port, self.panels, announcement=self.announcer_status))
-        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=reactor)
+        self.activity = Activity()
+        """What the parts that see the network tell the status page (probes, metadata reads, refusals)."""
+        self.announcer_status: Callable[[], list[AnnouncerStatus]] | None = self.escl_announcements \
+            if settings.escl else None
+        """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
+        self.announcer = None
+        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
+        self._announcer_missing = ""
+        self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
+                                            ScanTest(self.cores, settings.state_dir)))
+        self.site = GatewaySite(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
         self.site.displayTracebacks = False
         self.site.policy = self.policy = NetworkPolicy(settings.interfaces, settings.allowed_networks, settings.ipv6)
+        self.root.putChild(b"eSCL", FirstScanner(self._first_escl))
+        self.policy.on_refused = self.activity.refused
         self.http = ConnectionLimits(self.site, reactor)
         self.targets = EventTargets(self.policy, os_resolver(reactor), reactor)
         self.post = http_poster(reactor, self.targets.deliverable)
@@ -84,10 +110,6 @@ class Gateway:
         self.versions = MetadataVersions(settings.state_dir)
         self.ports = []
         self.discovery: DiscoveryService | None = None
-        self.announcer = None
-        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
-        self._announcer_missing = ""
-        self.root.putChild(b"eSCL", FirstScanner(self._first_escl))
 
     # ------------------------------------------------------------ scanners
 
@@ -118,7 +140,8 @@ class Gateway:
         self._describe(scanner)
         wsd = WsdDevice(self.reactor, scanner, post=self.post, check_target=self.targets.check, versions=self.versions,
                         image_transfer=self.settings.image_transfer, spool_dir=str(self.settings.state_dir),
-                        on_metadata_change=self._metadata_changed)
+                        on_metadata_change=self._metadata_changed,
+                        on_metadata_fetch=lambda peer: self.activity.metadata_fetched(served.uuid, peer))
         entry = ServedScanner(scanner, wsd)
         self.served[served.uuid] = entry
         if self.settings.escl_for(info.name):
@@ -214,14 +237,39 @@ class Gateway:
         """What the status page shows of each scanner."""
         return [self._panel(entry) for entry in self.served.values()]
 
-    @staticmethod
-    def _panel(entry: ServedScanner) -> ScannerPanel:
+    def _panel(self, entry: ServedScanner) -> ScannerPanel:
         scanner, subscribers = entry.scanner, entry.wsd.subscribers()
         return ScannerPanel(
             name=scanner.name, device=scanner.identity.device, endpoint=f"urn:uuid:{scanner.uuid}",
             status=scanner.status(), sources=tuple(s.value for s in scanner.capabilities.sources()),
             formats=scanner.capabilities.formats, subscriptions=subscribers.count, subscribers=subscribers.peers,
-            destinations=subscribers.destinations, jobs=tuple(scanner.active_jobs() + scanner.job_history()))
+            destinations=subscribers.destinations, jobs=tuple(scanner.active_jobs() + scanner.job_history()),
+            uuid=scanner.uuid, last_fetch=self.activity.last_fetch(scanner.uuid))
+
+    def cores(self) -> dict[str, Scanner]:
+        """Every served scanner's core by UUID: what the status page's test scan drives."""
+        return {uuid: entry.scanner for uuid, entry in self.served.items()}
+
+    def diagnostics(self) -> Diagnostics:
+        """What the status page shows of the network: per interface the addresses announced (or, with discovery
+        off, those it has) and the last probe seen there; the refused clients; the other announcers."""
+        try:
+            present = local_addresses(self.settings.interfaces or None, self.settings.ipv6)
+        except Exception:  # netifaces failing must not take the page down
+            present = frozenset()
+        announced = self.discovery.addresses if self.discovery is not None else present
+        by_name: dict[str, list[str]] = {name: [] for name in self.settings.interfaces}
+        missing: dict[str, list[str]] = {}
+        for local in sorted(announced | present, key=lambda a: (a.ifname, a.family, a.address)):
+            (by_name if local in announced else missing).setdefault(local.ifname, []).append(local.address)
+            by_name.setdefault(local.ifname, [])
+        interfaces = tuple(InterfaceView(name, tuple(found), self.activity.last_probe(name),
+                                         tuple(missing.get(name, ())))
+                           for name, found in by_name.items())
+        announcers = None if self.announcer_status is None else tuple(self.announcer_status())
+        return Diagnostics(port=self.settings.port, discovery=self.discovery is not None, interfaces=interfaces,
+                           refusals=self.activity.refusals(), announcers=announcers,
+                           allowed_networks=self.settings.allowed_networks)
 
     # ------------------------------------------------------------ the network
 
@@ -271,13 +319,13 @@ class Gateway:
                 self.announcer.announce(entry.escl.announced())
         return self.announcer.start()
 
-    def announcer_status(self) -> AnnouncerStatus | None:
-        """What the status page says of the eSCL announcement (None: eSCL is off)."""
+    def escl_announcements(self) -> list[AnnouncerStatus]:
+        """The eSCL announcer's state for the status page (none while it is not started: discovery is off)."""
         if self.announcer is not None:
-            return self.announcer.status()
+            return [self.announcer.status()]
         if self._announcer_missing:
-            return AnnouncerStatus("eSCL (mDNS)", AnnouncerState.UNAVAILABLE, self._announcer_missing)
-        return None
+            return [AnnouncerStatus("eSCL (mDNS)", AnnouncerState.UNAVAILABLE, self._announcer_missing)]
+        return []
 
     def url_on(self, host: str, uuid: str) -> str:
         literal = f"[{host}]" if ":" in host else host
@@ -287,7 +335,8 @@ class Gateway:
         self.discovery = DiscoveryService(lambda: [e.wsd.discoverable(self.url_on) for e in self.served.values()],
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
-                                          allowed_networks=self.settings.allowed_networks)
+                                          allowed_networks=self.settings.allowed_networks,
+                                          on_probe=self.activity.probe_seen)
         self.discovery.startService()
 
     # ------------------------------------------------------------ start and stop

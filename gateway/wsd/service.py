@@ -44,7 +44,7 @@ class LimitedRequest(server.Request):
         policy = getattr(self.channel.site, "policy", None)
         peer = getattr(self.getClientAddress(), "host", "")
         local = getattr(self.getHost(), "host", "")
-        if policy is not None and not (policy.peer_allowed(peer) and policy.local_address_allowed(local)):
+        if policy is not None and policy.refusal(client_key(peer), client_key(local)) is not None:
             log.info("refused {peer} (reached at {local}): not on a served network", peer=peer, local=local)
             self.setResponseCode(403)
             self.setHeader(b"content-type", b"text/plain")
@@ -82,8 +82,10 @@ class DeviceResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, scanner: ScannerCore, metadata: Callable[[], DeviceMetadata], events: EventSource,
-                 push: PushScans, image_transfer: str = "chunked", spool_dir: str | None = None):
+                 push: PushScans, image_transfer: str = "chunked", spool_dir: str | None = None,
+                 on_metadata_fetch: Callable[[str], None] = lambda peer: None):
         super().__init__()
+        self.on_metadata_fetch = on_metadata_fetch  # told the client of each metadata Get (the status page)
         self.scanner = scanner
         self.metadata = metadata
         self.events = events
@@ -178,6 +180,7 @@ class DeviceResource(resource.Resource):
         base = _host_base(request)
         meta = self.metadata()
         log.info("metadata of {name} fetched by {peer}", name=meta.friendly_name, peer=_peer(request))
+        self.on_metadata_fetch(_peer(request))
         body = get_response(meta, f"{base}/", self.service_url(request))
         self._reply(request, build_envelope(ns.GET_RESPONSE_ACTION, body, relates_to=env.message_id))
 

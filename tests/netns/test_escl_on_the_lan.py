@@ -7,6 +7,7 @@ sane-airscan's discovery) are nobody's here.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from contextlib import contextmanager
@@ -61,8 +62,8 @@ def test_the_pc_sees_the_scanner_as_uscan_with_its_txt_keys(lab, tmp_path):
     with gateway_with_avahi(lab, tmp_path) as lan:
         found = lan.seen_from_pc()
         fetch = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
-        status_page = lab.run_in(lab.pc, [PYTHON, "-c", fetch, f"http://{lab.pi_addr}:{lan.gw.port}/"],
-                                 timeout=30).stdout
+        status = json.loads(lab.run_in(lab.pc, [PYTHON, "-c", fetch, f"http://{lab.pi_addr}:{lan.gw.port}/status.json"],
+                                       timeout=30).stdout)
     assert "Lab scanner" in found, found
     service = found["Lab scanner"]
     txt = service["txt"]
@@ -70,7 +71,7 @@ def test_the_pc_sees_the_scanner_as_uscan_with_its_txt_keys(lab, tmp_path):
     assert txt["rs"] == f"{lan.gw.uuid}/eSCL" and txt["uuid"] == lan.gw.uuid
     assert txt["is"] == "platen,adf" and "image/png" in txt["pdl"].split(",")
     assert txt["representation"].endswith(f":{lan.gw.port}/{lan.gw.uuid}/eSCL/ScannerIcon")
-    assert "eSCL (mDNS): announcing" in status_page
+    assert [(a["protocol"], a["state"]) for a in status["announcers"]] == [("eSCL (mDNS)", "announcing")]
 
 
 def test_airscan_discover_lists_the_scanner_at_its_escl_url(lab, tmp_path):
@@ -129,6 +130,8 @@ def test_without_avahi_daemon_it_is_one_log_line_the_status_page_says_so_and_wsd
             deadline = time.monotonic() + WAIT
             while "avahi-daemon is not running" not in gw.log() and time.monotonic() < deadline:
                 time.sleep(0.2)
+            status = json.loads(lab.run_in(lab.pc, [PYTHON, "-c", fetch, f"http://{lab.pi_addr}:{gw.port}/status.json"],
+                                           timeout=30).stdout)
             page = lab.run_in(lab.pc, [PYTHON, "-c", fetch, f"http://{lab.pi_addr}:{gw.port}/"], timeout=30).stdout
             caps = lab.run_in(lab.pc, [PYTHON, "-c", fetch,
                                        f"http://{lab.pi_addr}:{gw.port}/{gw.uuid}/eSCL/ScannerCapabilities"],
@@ -136,5 +139,6 @@ def test_without_avahi_daemon_it_is_one_log_line_the_status_page_says_so_and_wsd
             time.sleep(1)
             log = gw.log()
     assert log.count("avahi-daemon is not running") == 1, log[-3000:]
-    assert "eSCL (mDNS): unavailable" in page and "avahi-daemon is not running" in page
+    assert [(a["protocol"], a["state"]) for a in status["announcers"]] == [("eSCL (mDNS)", "unavailable")]
+    assert "avahi-daemon is not running" in page
     assert "ScannerCapabilities" in caps

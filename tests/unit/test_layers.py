@@ -4,7 +4,7 @@ The protocol front ends (wsd/, escl/), the scanner core (scanner/) and the
 encoder (imaging/) never import each other; app.py (and the bridge
 frames_to_files.py) connects them. The core and the encoder import no
 front end; the web pages get typed snapshots and import none of them; the
-values and helpers every part may use (model.py, scanner_api.py, pipe.py, image_response.py,
+values and helpers every part may use (model.py, scanner_api.py, pipe.py, image_response.py, activity.py,
 addresses.py) import none.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 PARTS = ("wsd", "escl", "scanner", "imaging", "web")
-SHARED = ("model", "scanner_api", "pipe", "image_response", "addresses")
+SHARED = ("model", "scanner_api", "pipe", "image_response", "addresses", "activity")
 
 MAY_NOT_IMPORT = {
     "wsd": {"escl", "scanner", "imaging", "web"},
