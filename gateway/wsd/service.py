@@ -13,7 +13,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource, server
 
-from gateway.addresses import is_loopback
+from gateway.addresses import client_key, is_loopback
 from gateway.http_origin import base_url as _host_base, client_of as _peer
 from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
 from gateway.model import ServiceError
