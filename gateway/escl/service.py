@@ -8,6 +8,7 @@ scanner, for clients that hard-code that path)::
     POST   ScanJobs                       ScanSettings -> 201 Created, Location = the job's absolute URL
     GET    ScanJobs/<id>/NextDocument     the next image, streamed while it is scanned; 404 once none is left
     GET    ScanJobs/<id>/ScanImageInfo    the size of the job's images
+    PUT    ScanBufferInfo                 ScanSettings -> the image they would give (no scan, no device access)
     DELETE ScanJobs/<id>                  cancel: 200, or 404 for a job that ended or never was
     GET    ScannerIcon                    the icon (PNG)
 
@@ -37,8 +38,11 @@ from gateway.escl.errors import (
 )
 from gateway.escl.icon import CONTENT_TYPE as ICON_TYPE, icon_png
 from gateway.escl.settings import parse_scan_settings
-from gateway.escl.status import JobEntry, adf_state, scan_image_info, scanner_state, scanner_status
-from gateway.escl.xml import MAX_DOCUMENT_BYTES, serialize
+from gateway.escl import namespaces as ns
+from gateway.escl.status import (
+    JobEntry, adf_state, scan_buffer_info, scan_image_info, scanner_state, scanner_status,
+)
+from gateway.escl.xml import MAX_DOCUMENT_BYTES, parse, serialize
 from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
 from gateway.model import (
     ConditionName, JobDescription, JobView, Requested, ScannerStatus, ScanTicket, ServiceError,
@@ -194,6 +198,7 @@ class EsclResource(resource.Resource):
             ("GET", ("ScannerStatus",)): self.status,
             ("POST", ("ScanJobs",)): self.create_job,
             ("GET", (ICON_PATH,)): self.icon,
+            ("PUT", ("ScanBufferInfo",)): self.buffer_info,
         }
         handler = routes.get((method, tuple(path)))
         if handler is not None:
@@ -208,8 +213,8 @@ class EsclResource(resource.Resource):
             handler = job_routes.get(key)
             if handler is not None:
                 return handler(request, self.escl.find(path[1]))
-        if any((m, tuple(path)) in routes for m in ("GET", "POST")) or (path[:1] == ["ScanJobs"]):
-            request.setHeader(b"allow", b"GET, POST, DELETE")
+        if any((m, tuple(path)) in routes for m in ("GET", "POST", "PUT")) or (path[:1] == ["ScanJobs"]):
+            request.setHeader(b"allow", b"GET, POST, PUT, DELETE")
             raise MethodNotAllowed(f"{method} is not allowed on /{'/'.join(path)}")
         raise NotFound(f"no eSCL resource /{clip('/'.join(path), 80)}")
 
@@ -255,13 +260,30 @@ class EsclResource(resource.Resource):
     def icon(self, request):
         return 200, ICON_TYPE.encode(), icon_png()
 
-    @defer.inlineCallbacks
-    def create_job(self, request):
+    @staticmethod
+    def _settings_body(request) -> bytes | None:
+        """The ScanSettings a request carries (None: the request refused it itself, 413, before reading it)."""
         if getattr(request, "too_large", False):
-            return None  # refused by the request itself (413) before its body was read
+            return None
         body = request.content.read(MAX_DOCUMENT_BYTES + 1)
         if len(body) > MAX_DOCUMENT_BYTES:
             raise TooLarge(f"the ScanSettings are larger than {MAX_DOCUMENT_BYTES} bytes")
+        return body
+
+    def buffer_info(self, request):
+        body = self._settings_body(request)
+        if body is None:
+            return None
+        ticket, _mime = self.escl.ticket_for(parse_scan_settings(body))
+        final, info = self.escl.scanner.validate(ticket)
+        document = scan_buffer_info(parse(body, ns.scan("ScanSettings")), info.front, final.front.color)
+        return 200, XML_TYPE, serialize(document)
+
+    @defer.inlineCallbacks
+    def create_job(self, request):
+        body = self._settings_body(request)
+        if body is None:
+            return None
         ticket, mime = self.escl.ticket_for(parse_scan_settings(body))
         peer = peer_of(request)
         ticket = replace(ticket, description=JobDescription(name="eSCL scan", user=peer))

@@ -1,4 +1,5 @@
-"""ScannerStatus and ScanImageInfo: a scanner's state, its feeder and its jobs, as eSCL clients read them.
+"""ScannerStatus, ScanImageInfo and ScanBufferInfo: a scanner's state, its feeder, its jobs and their images,
+as eSCL clients read them.
 
 Clients act on these values: sane-airscan retries on Idle or Processing and
 gives up otherwise; NAPS2 starts no job unless the state is Idle and the
@@ -9,6 +10,7 @@ a guess that sends a client to an empty tray.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from lxml import etree
 from gateway.escl import namespaces as ns
 from gateway.escl.xml import sub
 from gateway.model import (
-    ConditionName, ImageInfo, JobView, JobState, JobStateReason, ScannerState, ScannerStatus,
+    ColorMode, ConditionName, ImageInfo, JobView, JobState, JobStateReason, ScannerState, ScannerStatus,
 )
 
 
@@ -144,4 +146,22 @@ def scan_image_info(entry: JobEntry, image: ImageInfo) -> etree._Element:
     sub(root, ns.scan("ActualWidth"), image.pixels_per_line)
     sub(root, ns.scan("ActualHeight"), image.lines)
     sub(root, ns.scan("ActualBytesPerLine"), image.bytes_per_line)
+    return root
+
+
+def raw_bytes_per_line(pixels: int, color: ColorMode) -> int:
+    """The bytes of one uncompressed row: what a client sizes its buffers by, whatever the file format."""
+    return (pixels * color.channels * color.depth + 7) // 8
+
+
+def scan_buffer_info(settings: etree._Element, image: ImageInfo, color: ColorMode) -> etree._Element:
+    """The ``scan:ScanBufferInfo`` answer to a PUT of ScanSettings: the settings back, and the image they give."""
+    root = etree.Element(ns.scan("ScanBufferInfo"), nsmap=ns.NSMAP)
+    echoed = etree.SubElement(root, ns.scan("ScanSettings"))
+    for child in settings:
+        if isinstance(child.tag, str):
+            echoed.append(copy.deepcopy(child))
+    sub(root, ns.scan("ImageWidth"), image.pixels_per_line)
+    sub(root, ns.scan("ImageHeight"), image.lines)
+    sub(root, ns.scan("BytesPerLine"), raw_bytes_per_line(image.pixels_per_line, color))
     return root

@@ -217,6 +217,24 @@ def test_scan_image_info_gives_the_image_size(gateway):
     assert (info.text("//scan:ActualWidth"), info.text("//scan:ActualHeight")) == ("75", "150")
 
 
+def test_scan_buffer_info_gives_the_image_the_settings_would_give_without_a_job(gateway):
+    def jobs():
+        return len(get(f"{escl_root(gateway)}/ScannerStatus").xml().findall(".//{*}JobInfo"))
+    before = jobs()
+    answer = request("PUT", f"{escl_root(gateway)}/ScanBufferInfo",
+                     settings(color="RGB24", dpi=150, region=(0, 0, 600, 300)))
+    assert answer.status == 200 and answer.header("content-type") == "text/xml"
+    assert (answer.text("//scan:ImageWidth"), answer.text("//scan:ImageHeight")) == ("300", "150")
+    assert answer.text("//scan:BytesPerLine") == "900"
+    assert answer.text("/scan:ScanBufferInfo/scan:ScanSettings/scan:ColorMode") == "RGB24"
+    assert jobs() == before
+
+
+def test_scan_buffer_info_refuses_settings_the_scanner_cannot_do(gateway):
+    assert request("PUT", f"{escl_root(gateway)}/ScanBufferInfo", settings(dpi=77)).status == 409
+    assert request("PUT", f"{escl_root(gateway)}/ScanBufferInfo", b"<nope").status == 400
+
+
 # ------------------------------------------------------------ cancel
 
 def test_delete_cancels_an_active_job_and_a_second_delete_is_404(gateway):
