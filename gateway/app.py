@@ -21,9 +21,11 @@ from twisted.web import server
 from gateway import __version__, frames_to_files
 from gateway.activity import Activity
 from gateway.addresses import local_addresses
-from gateway.announce import AnnouncerStatus
+from gateway.announce import AnnouncerState, AnnouncerStatus
 from gateway.config import Settings
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
+from gateway.escl import dnssd
+from gateway.escl.service import ICON_PATH, EsclScanner, FirstScanner
 from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
 from gateway.scanner.buttons import ButtonWatcher
 from gateway.scanner.device import Scanner
@@ -31,6 +33,7 @@ from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_conf
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT
 from gateway.scanner.saneapi import SaneLibrary
 from gateway.scanner.session import enumerate_devices
+from gateway.scanner_paths import ScannerPaths
 from gateway.web.push import PushResource, ensure_token
 from gateway.web.diagnostics import Diagnostics, InterfaceView
 from gateway.web.status import ScannerPanel, StatusPage
@@ -73,6 +76,7 @@ class ServedScanner:
     scanner: Scanner
     wsd: WsdDevice
     buttons: ButtonWatcher | None = None
+    escl: EsclScanner | None = None
 
 
 class Gateway:
@@ -85,14 +89,19 @@ class Gateway:
         self.served: dict[str, ServedScanner] = {}
         self.activity = Activity()
         """What the parts that see the network tell the status page (probes, metadata reads, refusals)."""
-        self.announcer_status: Callable[[], list[AnnouncerStatus]] | None = None
+        self.announcer_status: Callable[[], list[AnnouncerStatus]] | None = self.escl_announcements \
+            if settings.escl else None
         """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
+        self.announcer = None
+        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
+        self._announcer_missing = ""
         self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
                                             ScanTest(self.cores, settings.state_dir)))
         self.site = GatewaySite(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
         self.site.displayTracebacks = False
         self.site.policy = self.policy = NetworkPolicy(settings.interfaces, settings.allowed_networks, settings.ipv6)
+        self.root.putChild(b"eSCL", FirstScanner(self._first_escl))
         self.policy.on_refused = self.activity.refused
         self.http = ConnectionLimits(self.site, reactor)
         self.targets = EventTargets(self.policy, os_resolver(reactor), reactor)
@@ -135,7 +144,13 @@ class Gateway:
                         on_metadata_fetch=lambda peer: self.activity.metadata_fetched(served.uuid, peer))
         entry = ServedScanner(scanner, wsd)
         self.served[served.uuid] = entry
-        self.root.add(served.uuid, wsd.resource)
+        if self.settings.escl_for(info.name):
+            entry.escl = EsclScanner(scanner, image_transfer=self.settings.image_transfer,
+                                     spool_dir=str(self.settings.state_dir), on_description_change=self._announce)
+            self.root.add(served.uuid, ScannerPaths(wsd.resource, entry.escl.resource))
+            self._announce(entry.escl)
+        else:
+            self.root.add(served.uuid, wsd.resource)
         entry.buttons = yield self._watch_buttons(scanner)
         if self.discovery is not None:
             self.discovery.device_added(wsd.discoverable(self.url_on))
@@ -155,6 +170,10 @@ class Gateway:
         self.root.remove(uuid)
         if self.discovery is not None:
             self.discovery.device_removed(entry.wsd.discoverable(self.url_on))
+        if entry.escl is not None:
+            entry.escl.close()
+            if self.announcer is not None:
+                self.announcer.withdraw(entry.escl.announced())
         stopped = entry.scanner.stop(why)
         yield entry.wsd.close(why)
         yield stopped
@@ -267,6 +286,47 @@ class Gateway:
             log.info("no IPv6 ({error}); listening on IPv4 only", error=e)
             self.ports.append(self.reactor.listenTCP(self.settings.port, self.http, interface="0.0.0.0"))
 
+    # ------------------------------------------------------------ eSCL and its announcement
+
+    def _first_escl(self) -> EsclScanner | None:
+        """The scanner served at ``/eSCL`` too: the first one served over eSCL."""
+        return next((e.escl for e in self.served.values() if e.escl is not None), None)
+
+    def _announce(self, escl: EsclScanner) -> None:
+        if self.announcer is not None:
+            self.announcer.announce(escl.announced())
+
+    def escl_record(self, scanner, host: str) -> dnssd.ServiceRecord:
+        """The mDNS record of an eSCL scanner; ``host`` is avahi's host name (pi.local) for its URLs."""
+        base = f"http://{host}:{self.settings.port}"
+        root = f"/{scanner.uuid}/eSCL"
+        return dnssd.service_record(scanner, self.settings.port, root, admin_url=f"{base}/",
+                                    icon_url=f"{base}{root}/{ICON_PATH}")
+
+    def start_announcer(self):
+        """Announce the eSCL scanners through avahi-daemon; without txdbus or avahi, one log line and WSD only."""
+        try:
+            from gateway.escl.avahi import AvahiAnnouncer
+        except ImportError as e:
+            self._announcer_missing = (f"eSCL: the scanners are not announced by mDNS: {e} (install python3-txdbus); "
+                                       "WSD is not affected")
+            log.warn("{line}", line=self._announcer_missing)
+            return defer.succeed(None)
+        self.announcer = AvahiAnnouncer(self.reactor, self.escl_record, interfaces=self.settings.interfaces,
+                                        ipv6=self.settings.ipv6)
+        for entry in self.served.values():
+            if entry.escl is not None:
+                self.announcer.announce(entry.escl.announced())
+        return self.announcer.start()
+
+    def escl_announcements(self) -> list[AnnouncerStatus]:
+        """The eSCL announcer's state for the status page (none while it is not started: discovery is off)."""
+        if self.announcer is not None:
+            return [self.announcer.status()]
+        if self._announcer_missing:
+            return [AnnouncerStatus("eSCL (mDNS)", AnnouncerState.UNAVAILABLE, self._announcer_missing)]
+        return []
+
     def url_on(self, host: str, uuid: str) -> str:
         literal = f"[{host}]" if ":" in host else host
         return f"http://{literal}:{self.settings.port}/{uuid}"
@@ -296,6 +356,8 @@ class Gateway:
         self.listen()
         if self.settings.discovery:
             self.start_discovery()
+        if self.settings.discovery and any(e.escl is not None for e in self.served.values()):
+            self.start_announcer()  # never fails; avahi's absence is a state the status page shows
         log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
                  version=__version__, n=len(self.served), port=self.settings.port)
 
@@ -307,6 +369,8 @@ class Gateway:
         ends = [entry.wsd.close() for entry in self.served.values()]
         if self.discovery is not None:
             yield self.discovery.stopService()
+        if self.announcer is not None:
+            yield self.announcer.stop()
         yield defer.DeferredList(ends)
         for port in self.ports:
             yield port.stopListening()

@@ -33,6 +33,8 @@ class ScannerOverride:
     location: str | None = None
     info: str | None = None
     enabled: bool = True
+    escl: bool | None = None
+    """Serve and announce this scanner over eSCL too (None: as the [gateway] ``escl`` says)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Settings:
     device_timeout: float = 90.0
     location: str = ""
     image_transfer: str = "chunked"
+    escl: bool = True
+    """Serve the scanners over eSCL (AirScan) beside WSD, announced by mDNS through avahi-daemon."""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -62,6 +66,11 @@ class Settings:
         if o and o.name:
             return o.name
         return self.friendly_name.format(vendor=vendor, model=model, host=socket.gethostname(), device=sane_name)
+
+    def escl_for(self, sane_name: str) -> bool:
+        """Whether this scanner is served over eSCL: its own section's ``escl``, else the gateway's."""
+        o = self.override_for(sane_name)
+        return self.escl if o is None or o.escl is None else o.escl
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -141,6 +150,7 @@ GATEWAY_KEYS: dict[str, Key] = {
     "location": Key(str),
     "image_transfer": Key(_word, lambda v: v in IMAGE_TRANSFERS,
                           "chunked (stream while scanning) or length (send the whole image with a Content-Length)"),
+    "escl": Key(_bool),
 }
 """The [gateway] section. A key not listed here is reported as unknown."""
 
@@ -150,6 +160,7 @@ SCANNER_KEYS: dict[str, Key] = {
     "location": Key(str),
     "info": Key(str),
     "enabled": Key(_bool),
+    "escl": Key(_bool),
 }
 """Each [scanner:PATTERN] section."""
 

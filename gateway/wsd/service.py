@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.addresses import client_key, is_loopback
+from gateway.http_origin import base_url as _host_base, client_of as _peer
 from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
 from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
@@ -73,20 +74,6 @@ class LimitedRequest(server.Request):
         self.channel.transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         self.channel.transport.loseConnection()
-
-
-def _peer(request: server.Request) -> str:
-    """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
-    return client_key(getattr(request.getClientAddress(), "host", "?"))
-
-
-def _host_base(request: server.Request) -> str:
-    """The scheme://host:port the client used to reach us, for URLs in our answers."""
-    host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
-    if not host or any(c in host for c in "/?#@ "):
-        h = request.getHost()
-        host = f"[{h.host}]:{h.port}" if ":" in h.host else f"{h.host}:{h.port}"
-    return f"http://{host}"
 
 
 class DeviceResource(resource.Resource):

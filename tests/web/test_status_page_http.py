@@ -44,7 +44,8 @@ def test_the_json_names_each_interface_the_discovery_state_and_each_scanner(page
     assert state["discovery"] is True
     assert [(i["name"], i["addresses"]) for i in state["interfaces"]] == [("lo", ["127.0.0.1"])]
     assert {s["uuid"] for s in state["scanners"]} == set(page_gateway.uuids.values())
-    assert state["announcers"] is None
+    # eSCL is on by default: its announcer is listed (its state is this machine's avahi-daemon's business).
+    assert [a["protocol"] for a in state["announcers"]] == ["eSCL (mDNS)"]
 
 
 def test_a_hostile_scanner_name_is_escaped_on_the_page_and_in_its_live_part(page_gateway):

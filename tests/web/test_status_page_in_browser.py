@@ -80,8 +80,9 @@ def test_a_hostile_scanner_name_is_shown_as_text_and_runs_nothing(page, page_gat
     assert page.execute_script("return window.pwned === undefined")
 
 
-def test_eSCL_state_says_not_available_when_the_gateway_has_no_announcer(page):
-    assert "Not available" in text_of(page, "section[aria-labelledby=escl-heading]")
+def test_the_escl_section_shows_the_mdns_announcer_and_its_state(page):
+    section = text_of(page, "section[aria-labelledby=escl-heading]")
+    assert "eSCL (mDNS)" in section and any(s in section for s in ("starting", "announcing", "unavailable"))
 
 
 def test_a_probe_and_a_metadata_read_appear_without_a_reload(page, page_gateway):
