@@ -53,13 +53,11 @@ class SiteRequest(LimitedRequest, DeadlineRequest):
 
 
 class GatewaySite(server.Site):
-    """The site; a request a resource marked ``access_logged = False`` (the status page's polling) is not logged,
-    nor a browser's own question for an icon."""
-
-    QUIET_PATHS = (b"/favicon.ico",)
+    """The site; a request a resource marked ``access_logged = False`` (the status page's polling, a browser's
+    own question for the icon) is not logged."""
 
     def log(self, request):
-        if getattr(request, "access_logged", True) and request.path not in self.QUIET_PATHS:
+        if getattr(request, "access_logged", True):
             super().log(request)
 
 

@@ -36,7 +36,7 @@ from gateway.escl.capabilities import scanner_capabilities
 from gateway.escl.errors import (
     NotFound, RequestRefused, TooLarge, clip, refusal,
 )
-from gateway.escl.icon import CONTENT_TYPE as ICON_TYPE, icon_png
+from gateway.icon import CONTENT_TYPE as ICON_TYPE, icon_png
 from gateway.escl.settings import parse_scan_settings
 from gateway.escl import namespaces as ns
 from gateway.escl.status import (

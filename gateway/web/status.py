@@ -27,6 +27,7 @@ from twisted.web import resource, static
 
 from gateway import __version__
 from gateway.activity import Sighting
+from gateway.icon import CONTENT_TYPE as ICON_TYPE, icon_png
 from gateway.model import JobView, ScannerStatus, words
 from gateway.web.diagnostics import Diagnostics, ScannerSigns, checklist
 from gateway.web.testscan import ScanTest, options
@@ -121,6 +122,7 @@ class StatusPage(resource.Resource):
         self.putChild(b"live", _Part(self.live_bytes, b"text/html; charset=utf-8", quiet=True))
         self.putChild(b"status.json", _Part(self.json_bytes, b"application/json; charset=utf-8"))
         self.putChild(b"static", _Static(str(STATIC)))
+        self.putChild(b"favicon.ico", _Part(icon_png, ICON_TYPE.encode(), quiet=True))
         if test_scans is not None:
             self.putChild(b"test-scan", test_scans)
 

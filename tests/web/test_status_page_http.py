@@ -102,6 +102,13 @@ def test_a_test_scan_posted_as_a_form_from_another_site_is_refused(page_gateway)
     assert status == 415
 
 
+def test_the_browsers_icon_is_the_scanner_icon_as_png(page_gateway):
+    status, ctype, body = request(page_gateway, "GET", "/favicon.ico")
+    assert status == 200 and ctype == "image/png"
+    picture = Image.open(io.BytesIO(body))
+    assert picture.format == "PNG" and picture.size == (128, 128)
+
+
 def test_the_static_directory_is_not_listed_and_its_files_are_served(page_gateway):
     assert request(page_gateway, "GET", "/static/")[0] == 404
     status, ctype, _body = request(page_gateway, "GET", "/static/status.js")

@@ -1,4 +1,5 @@
-"""The scanner icon eSCL clients show (IconURI, the TXT ``representation``): a flatbed drawn in code.
+"""The scanner icon: eSCL clients show it (IconURI, the TXT ``representation``), browsers show it for the
+status page (favicon); a flatbed drawn in code.
 
 A PNG with an alpha channel whose side is a power of two (macOS refuses other
 sizes); drawn here rather than shipped so that the package holds no binary
