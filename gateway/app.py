@@ -56,6 +56,8 @@ class GatewaySite(server.Site):
     """The site; a request a resource marked ``access_logged = False`` (the status page's polling, a browser's
     own question for the icon) is not logged."""
 
+    noisy = False
+
     def log(self, request):
         if getattr(request, "access_logged", True):
             super().log(request)
@@ -341,6 +343,7 @@ class Gateway:
 
     @defer.inlineCallbacks
     def start(self):
+        self.listen()  # first: a port in use is said before any scanner is opened (slow backends take seconds)
         found, wanted = yield self.find_devices()
         if not found:
             log.warn("SANE found no scanner")
@@ -351,7 +354,6 @@ class Gateway:
             yield self.add_scanner(served)
         self.root.putChild(b"push", PushResource(lambda s, d: self.push_scan(s, d).destination,
                                                  ensure_token(self.settings.state_dir)))
-        self.listen()
         if self.settings.discovery:
             self.start_discovery()
         if self.settings.discovery and any(e.escl is not None for e in self.served.values()):

@@ -94,6 +94,17 @@ def test_a_port_in_use_is_one_line_and_its_exit_status(tmp_path):
     assert f"TCP port {port} is in use by another program" in line
 
 
+def test_a_port_in_use_is_refused_before_any_scanner_is_opened(tmp_path):
+    with socket.socket(socket.AF_INET6) as taken:
+        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        taken.bind(("::", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_gateway(*gateway_argv("run", tmp_path, "--port", str(port), "--no-discovery"))
+    assert r.returncode == ExitStatus.CANNOT_LISTEN, r.stdout + r.stderr
+    assert "serving test:0" not in r.stdout + r.stderr
+
+
 def test_a_state_directory_that_cannot_be_written_is_one_line_and_its_exit_status(tmp_path):
     (tmp_path / "a-file").write_text("")
     r = run_gateway(*gateway_argv("run", tmp_path / "a-file" / "state", "--port", str(free_port()),
