@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import os
 import signal
 import sys
@@ -42,7 +43,8 @@ the two commands you will use most:
 
 Settings come from {DEFAULT_CONFIG} (every option is explained in that file);
 the flags of each command override it (sane-wsd-gateway run --help). SIGHUP re-reads
-names, locations and push settings. Logs go to standard output: under systemd to the
+names, locations and push settings; SIGUSR1 writes what every thread is doing to
+the log (for a report of a hang). Logs go to standard output: under systemd to the
 journal, with priorities (journalctl -u sane-wsd-gateway -p warning).
 Network: TCP port {DEFAULT_PORT} by default (SOAP over HTTP and the status page at
 http://THIS-HOST:{DEFAULT_PORT}/), UDP 3702 multicast for WS-Discovery.
@@ -241,6 +243,7 @@ def run(settings, args, parts: Parts) -> int:
         notify("READY=1")
     signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload))
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a peer that hangs up is an error return, never a death
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # what every thread is doing, for a report of a hang
     keep_signal_handling()
     reactor.callWhenRunning(LoopingCall(restore_signal_handling).start, SIGNAL_CHECK_INTERVAL, now=False)
     reactor.run(installSignalHandlers=False)

@@ -86,3 +86,15 @@ def test_after_a_scan_sigterm_ends_the_subscriptions_and_exits_0(tmp_path):
         assert status == 0, gw.log()[-3000:]
         assert end_sink.wait_for(lambda ev: any(e["action"] == ns.SUBSCRIPTION_END_ACTION for e in ev), timeout=10)
         assert "stopping" in gw.log()
+
+
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_gateway_goes_on(tmp_path):
+    with GatewayProcess(tmp_path) as gw:
+        retrieve(gw.scan_url, *job_of(create_job(gw.scan_url, ticket(dpi=75))))
+        gw.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while "Current thread" not in gw.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "Current thread" in gw.log() and "File " in gw.log()
+        assert gw.proc.poll() is None
+        assert retrieve(gw.scan_url, *job_of(create_job(gw.scan_url, ticket(dpi=75)))).status == 200

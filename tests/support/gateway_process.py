@@ -125,5 +125,10 @@ class GatewayProcess:
         self._log_file.close()
         return self.proc.returncode
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and self.proc is not None and self.proc.poll() is None:
+            # A test failed: the gateway's stacks (SIGUSR1) and log go into the test's captured output.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
+            print(f"--- gateway log ({self.log_path}), last 20000 characters:\n{self.log()[-20000:]}")
         self.stop()
