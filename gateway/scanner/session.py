@@ -599,13 +599,14 @@ class DeviceSession:
 def _give_back_free_memory() -> None:
     """After a job: glibc keeps what a scan freed (strips, encoder buffers) in its arenas; hand the free
     pages back to the system (a few MiB after a large page; nothing is in use there)."""
-    try:
-        _LIBC.malloc_trim(0)
-    except AttributeError:  # not glibc
-        pass
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
-_LIBC = ctypes.CDLL(None)
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # None: not glibc
+"""Looked up once, at import, before SANE runs: ctypes looks a symbol up (dlsym) holding the GIL, and a
+SANE reader thread cancelled at the wrong moment can leave the dynamic loader's lock taken, so a lookup
+after a scan could freeze the whole process (seen once in 25 cover-open scans under load)."""
 
 
 def _threads() -> frozenset[str]:
