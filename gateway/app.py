@@ -22,16 +22,20 @@ from gateway import __version__, frames_to_files
 from gateway.config import Settings
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
 from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
+from gateway.osevents.network import NetworkWatcher, NetworkWatchUnavailable
+from gateway.osevents.usb import HotplugUnavailable, Source, UsbChange, UsbWatcher
 from gateway.scanner.buttons import ButtonWatcher
 from gateway.scanner.device import Scanner
-from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir
+from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir, usb_port
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT
-from gateway.scanner.saneapi import SaneLibrary
+from gateway.scanner.rescan import Rescanner
+from gateway.scanner.saneapi import DeviceInfo, SaneLibrary
 from gateway.scanner.session import enumerate_devices
 from gateway.web.push import PushResource, ensure_token
 from gateway.web.status import ScannerPanel, StatusPage
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.discovery import DiscoveryService
+from gateway.wsd.discovery.service import POLL_INTERVAL
 from gateway.wsd.eventing import http_poster
 from gateway.wsd.metadata import MetadataVersions
 from gateway.wsd.push import NoDestination, PendingScan
@@ -57,6 +61,8 @@ class ServedScanner:
     scanner: Scanner
     wsd: WsdDevice
     buttons: ButtonWatcher | None = None
+    usb_port: str | None = None
+    """The USB port it is plugged into (``1-1.2``), for a USB scanner: its unplug event names it."""
 
 
 class Gateway:
@@ -79,6 +85,9 @@ class Gateway:
         self.versions = MetadataVersions(settings.state_dir)
         self.ports = []
         self.discovery: DiscoveryService | None = None
+        self.rescan = Rescanner(reactor, library, self._busy_scanners, self._devices_now)
+        self.usb: UsbWatcher | None = None
+        self.network: NetworkWatcher | None = None
 
     # ------------------------------------------------------------ scanners
 
@@ -95,7 +104,7 @@ class Gateway:
         """Serve one more scanner: open it, read what it can, and give it to every front end.
         Fires with its ServedScanner, or None when its options cannot be read."""
         info = served.info
-        name = self.settings.friendly(info.name, info.vendor, info.model)
+        name = self._distinct(self.settings.friendly(info.name, info.vendor, info.model))
         scanner = Scanner(self.reactor, self.library, served, name=name, formats=self.formats,
                           open_document=frames_to_files.open_document,
                           streams_images=self.settings.image_transfer == "chunked",
@@ -107,10 +116,11 @@ class Gateway:
             yield scanner.stop()
             return None
         self._describe(scanner)
+        scanner.listen(self.rescan)
         wsd = WsdDevice(self.reactor, scanner, post=self.post, check_target=self.targets.check, versions=self.versions,
                         image_transfer=self.settings.image_transfer, spool_dir=str(self.settings.state_dir),
                         on_metadata_change=self._metadata_changed)
-        entry = ServedScanner(scanner, wsd)
+        entry = ServedScanner(scanner, wsd, usb_port=usb_port(info.name))
         self.served[served.uuid] = entry
         self.root.add(served.uuid, wsd.resource)
         entry.buttons = yield self._watch_buttons(scanner)
@@ -135,6 +145,65 @@ class Gateway:
         stopped = entry.scanner.stop(why)
         yield entry.wsd.close(why)
         yield stopped
+
+    def _distinct(self, name: str, taken: set[str] | None = None) -> str:
+        """Look-alike scanners (two of one model) get "Name (2)", "Name (3)": Windows lists them by name."""
+        taken = {e.scanner.name.casefold() for e in self.served.values()} if taken is None else taken
+        candidate, n = name, 1
+        while candidate.casefold() in taken:
+            n += 1
+            candidate = f"{name} ({n})"
+        return candidate
+
+    # ------------------------------------------------------------ scanners coming and going
+
+    def _busy_scanners(self) -> list[str]:
+        """The scanners whose job runs now: SANE is not started over under them."""
+        return [e.scanner.name for e in self.served.values() if not e.scanner.idle()]
+
+    def usb_changed(self, change: UsbChange) -> None:
+        """A USB scanner (or, from kernel events, any USB device) was plugged in or out."""
+        what = [f"{d} plugged in" for d in change.arrived] + [f"{d} unplugged" for d in change.left]
+        if change.lost_events:
+            what.append("events were lost")
+        # A scanner known to be pulled out goes at once: its job ends (ScannerRemoved) without waiting for
+        # SANE to look again, which may be held by other scanners' jobs.
+        ports = {d.port_path for d in change.left}
+        for uuid, entry in list(self.served.items()):
+            if entry.usb_port is not None and entry.usb_port in ports:
+                self.remove_scanner(uuid, "the scanner was unplugged")
+        self.rescan.request(", ".join(what) or "a USB change")
+
+    @defer.inlineCallbacks
+    def _devices_now(self, found: list[DeviceInfo]):
+        """After SANE started over: serve the scanners that came, withdraw those that went (and any
+        whose SANE name changed, as a re-plugged device's does, is served again under its UUID)."""
+        wanted = {d.uuid: d for d in choose(found, self.store, self.settings.test_device,
+                                            [o.pattern for o in self.settings.scanners if not o.enabled])}
+        for uuid, entry in list(self.served.items()):
+            now = wanted.get(uuid)
+            if now is None:
+                yield self.remove_scanner(uuid, "the scanner was unplugged")
+            elif now.info.name != entry.scanner.identity.device:
+                yield self.remove_scanner(uuid, f"it is now {now.info.name}")
+        for uuid, served in wanted.items():
+            if uuid not in self.served:
+                yield self.add_scanner(served)
+
+    def start_usb_hotplug(self) -> None:
+        """Watch USB (``usb_hotplug``): a scanner plugged in is served, one pulled out withdrawn."""
+        if self.settings.usb_hotplug == "off":
+            log.info("usb_hotplug = off: scanners are looked for at start only")
+            return
+        source = None if self.settings.usb_hotplug == "auto" else Source(self.settings.usb_hotplug)
+        watcher = UsbWatcher(self.usb_changed, reactor=self.reactor, source=source)
+        try:
+            watcher.start()
+        except HotplugUnavailable as e:
+            log.warn("USB hotplug is not available ({error}): restart the gateway after plugging a scanner in "
+                     "or out", error=e)
+            return
+        self.usb = watcher
 
     @defer.inlineCallbacks
     def _watch_buttons(self, scanner: Scanner):
@@ -161,7 +230,8 @@ class Gateway:
         """Name, location and description from the settings; True when they changed."""
         info = scanner.identity
         override = self.settings.override_for(info.device)
-        return scanner.describe(self.settings.friendly(info.device, info.vendor, info.model),
+        others = {e.scanner.name.casefold() for e in self.served.values() if e.scanner is not scanner}
+        return scanner.describe(self._distinct(self.settings.friendly(info.device, info.vendor, info.model), others),
                                 location=(override and override.location) or self.settings.location,
                                 info=(override and override.info) or "")
 
@@ -224,11 +294,24 @@ class Gateway:
         return f"http://{literal}:{self.settings.port}/{uuid}"
 
     def start_discovery(self) -> None:
+        """WS-Discovery on every address; netlink tells of addresses that come and go (polling for them
+        every few seconds only where netlink cannot be had)."""
+        watcher = NetworkWatcher(self._network_changed, reactor=self.reactor, ipv6=self.settings.ipv6)
+        try:
+            watcher.start().addErrback(lambda f: None)
+            self.network = watcher
+        except NetworkWatchUnavailable as e:
+            log.warn("{error}: interface addresses are read again every {s:.0f} s instead", error=e, s=POLL_INTERVAL)
         self.discovery = DiscoveryService(lambda: [e.wsd.discoverable(self.url_on) for e in self.served.values()],
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
-                                          allowed_networks=self.settings.allowed_networks)
+                                          allowed_networks=self.settings.allowed_networks,
+                                          poll_interval=None if self.network is not None else POLL_INTERVAL)
         self.discovery.startService()
+
+    def _network_changed(self, _change) -> None:
+        if self.discovery is not None:
+            self.discovery.addresses_changed()
 
     # ------------------------------------------------------------ start and stop
 
@@ -247,11 +330,16 @@ class Gateway:
         self.listen()
         if self.settings.discovery:
             self.start_discovery()
+        self.start_usb_hotplug()
         log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
                  version=__version__, n=len(self.served), port=self.settings.port)
 
     @defer.inlineCallbacks
     def stop(self):
+        self.rescan.stop()
+        for watcher in (self.usb, self.network):
+            if watcher is not None:
+                watcher.stop()
         for entry in self.served.values():
             if entry.buttons is not None:
                 entry.buttons.stop()

@@ -16,6 +16,9 @@ DEFAULT_CONFIG = Path("/etc/sane-wsd-gateway.conf")
 LOG_LEVELS = ("debug", "info", "warn", "error")
 IMAGE_TRANSFERS = ("chunked", "length")
 """How RetrieveImage sends the image: streamed while scanning (chunked), or spooled and sent with a length."""
+USB_HOTPLUG = ("auto", "udev", "kernel", "off")
+"""Where USB plug events come from: auto (udev where udevd runs, else the kernel's), udev, kernel, or off
+(scanners are found at start only)."""
 
 
 class ConfigError(Exception):
@@ -48,6 +51,7 @@ class Settings:
     device_timeout: float = 90.0
     location: str = ""
     image_transfer: str = "chunked"
+    usb_hotplug: str = "auto"
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -94,6 +98,7 @@ def load(path: Path | None) -> Settings:
             device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
             location=g.get("location", ""),
             image_transfer=g.get("image_transfer", "chunked").strip().lower(),
+            usb_hotplug=g.get("usb_hotplug", "auto").strip().lower(),
             scanners=tuple(
                 ScannerOverride(
                     pattern=section.split(":", 1)[1].strip(),
@@ -143,6 +148,9 @@ def validate(s: Settings) -> Settings:
     if s.image_transfer not in IMAGE_TRANSFERS:
         raise ConfigError(f"image_transfer must be chunked (stream while scanning) or length (send the whole "
                           f"image with a Content-Length), not {s.image_transfer!r}")
+    if s.usb_hotplug not in USB_HOTPLUG:
+        raise ConfigError(f"usb_hotplug must be auto, udev, kernel or off (scanners found at start only), "
+                          f"not {s.usb_hotplug!r}")
     return s
 
 
