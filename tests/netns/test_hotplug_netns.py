@@ -158,3 +158,57 @@ def test_an_address_added_gets_a_hello_within_2_s_and_a_removed_one_is_no_longer
         xaddrs = {x for m in answers if m.get("action") == "ProbeMatches" for x in m.get("xaddrs", ())}
         assert xaddrs == {f"http://{lab.pi_addr}:{gw.port}/{gw.uuid}"}, probe.stdout
     assert f"Stopped announcing on {lab.pi_if} {new_addr}" in gw.log()
+
+
+UNPLUG_GATEWAY = str(REPO / "tests" / "support" / "unplug_gateway.py")
+SLOW_TWO = "geometry_max 300.0\nnumber_of_devices 2\nread-delay true\nread-delay-duration 300000\n"
+SCAN_BOTH = """
+import json, sys, threading, time
+from tests.support.soap_client import create_job, job_of, open_retrieve, ticket
+urls = dict(zip(("test:0", "test:1"), sys.argv[1:3]))
+results, started = {}, threading.Barrier(3)
+def scan(device, url):
+    job_id, token = job_of(create_job(url, ticket(fmt="png", color="Grayscale8", dpi=100)))
+    conn, response = open_retrieve(url, job_id, token, timeout=60)
+    started.wait()
+    got, error = 0, None
+    try:
+        while chunk := response.read(65536):
+            got += len(chunk)
+    except Exception as e:
+        error = repr(e)
+    results[device] = {"status": response.status, "bytes": got, "error": error, "ended": time.time()}
+threads = [threading.Thread(target=scan, args=item) for item in urls.items()]
+for t in threads:
+    t.start()
+started.wait()
+print(json.dumps({"started": time.time()}), flush=True)
+for t in threads:
+    t.join(90)
+print(json.dumps(results), flush=True)
+"""
+
+
+def test_a_scanner_pulled_out_mid_scan_ends_its_job_at_once_and_the_other_scan_completes(lab, tmp_path, monkeypatch):
+    switch = tmp_path / "unplugged"
+    monkeypatch.setenv("SANE_WSD_TEST_UNPLUGGED", str(switch))
+    gw = GatewayProcess(tmp_path / "gw", test_conf=SLOW_TWO, entry=[PYTHON, UNPLUG_GATEWAY],
+                        wrapper=["ip", "netns", "exec", lab.pi], discovery=True, host=lab.pi_addr,
+                        extra_args=["--interface", lab.pi_if], config="usb_hotplug = udev\n")
+    with gw:
+        url = {d: f"http://{lab.pi_addr}:{gw.port}/{gw.uuids[d]}/scan" for d in ("test:0", "test:1")}
+        client = lab.popen_in(lab.pc, [PYTHON, "-c", SCAN_BOTH, url["test:0"], url["test:1"]], cwd=str(REPO))
+        out = LineWatcher(client.stdout)
+        assert out.wait_for(lambda lines: any('"started"' in line for line in lines), timeout=30), gw.log()[-3000:]
+        switch.write_text("test:1")
+        set_test_devices(gw, 1)
+        pulled = time.time()
+        usb_event(lab, "remove", port="1-1.2")
+        assert out.wait_for(lambda lines: any('"test:0"' in line for line in lines), timeout=60), gw.log()[-3000:]
+        results = json.loads(next(line for line in out.lines if '"test:0"' in line))
+        log = gw.log()
+    gone, other = results["test:1"], results["test:0"]
+    assert gone["error"] is not None and gone["ended"] - pulled < 5, (gone, log[-3000:])
+    assert other["status"] == 200 and other["error"] is None and other["bytes"] > 1000, (other, log[-3000:])
+    assert "ended: Aborted (scanner removed)" in log, log[-3000:]
+    assert "rescan held until" in log

@@ -280,3 +280,14 @@ def test_a_scanner_pulled_out_while_its_job_runs_is_withdrawn_at_once_with_its_j
 def test_usb_hotplug_off_watches_nothing(reactor, gateway):
     gateway.start_usb_hotplug()
     assert gateway.usb is None
+
+
+def test_usb_hotplug_is_auto_unless_the_config_says_otherwise(tmp_path):
+    from gateway.config import ConfigError, load
+    assert load(Path(__file__).resolve().parents[2] / "etc" / "sane-wsd-gateway.conf").usb_hotplug == "auto"
+    conf = tmp_path / "c.conf"
+    conf.write_text("[gateway]\nusb_hotplug = Kernel\n")
+    assert load(conf).usb_hotplug == "kernel"
+    conf.write_text("[gateway]\nusb_hotplug = sometimes\n")
+    with pytest.raises(ConfigError, match="auto, udev, kernel or off"):
+        load(conf)
