@@ -139,7 +139,7 @@ class Gateway:
         log.info("no longer serving {name}: {why}", name=entry.scanner.name, why=why)
         if entry.buttons is not None:
             entry.buttons.stop()
-        self.root.remove(uuid)
+        self.root.remove(uuid, why)
         if self.discovery is not None:
             self.discovery.device_removed(entry.wsd.discoverable(self.url_on))
         stopped = entry.scanner.stop(why)

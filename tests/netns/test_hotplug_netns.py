@@ -26,6 +26,12 @@ CLIENT = str(REPO / "tests" / "netns" / "wsd_probe.py")
 SINK = str(REPO / "tests" / "support" / "event_sink.py")
 SENDER = str(REPO / "tests" / "support" / "uevents.py")
 SCAN_TIMEOUT = 60
+ASK_ELEMENTS = """
+import sys
+from tests.support.soap_client import call, el
+reply = call(sys.argv[1], "GetScannerElements", el("GetScannerElementsRequest"))
+print(reply.status, reply.fault_subcode, reply.text(".//s:Fault/s:Reason/s:Text"))
+"""
 SUBSCRIBE = """
 import sys
 from tests.support.sinks import subscribe
@@ -133,6 +139,8 @@ def test_a_scanner_unplugged_says_bye_ends_subscriptions_and_its_url_answers_an_
                                                for line in lines), timeout=10), gw.log()[-3000:]
         done, took = scan_on_pc(lab, tmp_path, scan_url)
         assert done.returncode != 0 and took < SCAN_TIMEOUT
+        asked = lab.run_in(lab.pc, [PYTHON, "-c", ASK_ELEMENTS, scan_url], timeout=30, check=False, cwd=str(REPO))
+        assert "DestinationUnreachable" in asked.stdout and "no longer served" in asked.stdout, asked.stderr
         assert listener.wait("Hello", f"urn:uuid:{gw.uuid}", timeout=1), "test:0 is still served"
         assert "Traceback" not in gw.log()
 
