@@ -28,7 +28,7 @@ from gateway.scanner.buttons import ButtonWatcher
 from gateway.scanner.device import Scanner
 from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir, usb_port
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT
-from gateway.scanner.rescan import Rescanner
+from gateway.scanner.rescan import RescanState, Rescanner
 from gateway.scanner.saneapi import DeviceInfo, SaneLibrary
 from gateway.scanner.session import enumerate_devices
 from gateway.web.push import PushResource, ensure_token
@@ -221,7 +221,9 @@ class Gateway:
             except NoDestination as e:
                 log.warn("scan button pressed on {scanner}, but {why}", scanner=scanner.name, why=e)
 
-        watcher = ButtonWatcher(scanner.name, scanner.read_sensors, scanner.idle, self.settings.button_poll_interval,
+        def idle() -> bool:  # and SANE is not about to start over (a sensor read would hold it back)
+            return scanner.idle() and self.rescan.state is RescanState.IDLE
+        watcher = ButtonWatcher(scanner.name, scanner.read_sensors, idle, self.settings.button_poll_interval,
                                 pressed, scanner.cover_changed)
         watcher.start()
         return watcher

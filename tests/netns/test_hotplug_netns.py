@@ -26,6 +26,7 @@ CLIENT = str(REPO / "tests" / "netns" / "wsd_probe.py")
 SINK = str(REPO / "tests" / "support" / "event_sink.py")
 SENDER = str(REPO / "tests" / "support" / "uevents.py")
 SCAN_TIMEOUT = 60
+STATUS_PAGE = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
 ASK_ELEMENTS = """
 import sys
 from tests.support.soap_client import call, el
@@ -115,6 +116,8 @@ def test_a_scanner_plugged_in_is_announced_with_a_hello_and_scans(lab, tmp_path)
         assert hello["xaddrs"] == [f"http://{lab.pi_addr}:{gw.port}/{new}"]
         done, _took = scan_on_pc(lab, tmp_path, f"http://{lab.pi_addr}:{gw.port}/{new}/scan")
         assert done.returncode == 0, done.stderr[-3000:] + gw.log()[-3000:]
+        page = lab.run_in(lab.pc, [PYTHON, "-c", STATUS_PAGE, f"http://{lab.pi_addr}:{gw.port}/"], timeout=30)
+        assert f"urn:uuid:{new}" in page.stdout, "the status page lists the new scanner"
     assert served_in < 10, f"served {served_in:.1f} s after the plug event"
     assert "USB scanner plugged in" in gw.log()
 
@@ -141,7 +144,9 @@ def test_a_scanner_unplugged_says_bye_ends_subscriptions_and_its_url_answers_an_
         assert done.returncode != 0 and took < SCAN_TIMEOUT
         asked = lab.run_in(lab.pc, [PYTHON, "-c", ASK_ELEMENTS, scan_url], timeout=30, check=False, cwd=str(REPO))
         assert "DestinationUnreachable" in asked.stdout and "no longer served" in asked.stdout, asked.stderr
-        assert listener.wait("Hello", f"urn:uuid:{gw.uuid}", timeout=1), "test:0 is still served"
+        kept, _took = scan_on_pc(lab, tmp_path, f"http://{lab.pi_addr}:{gw.port}/{gw.uuid}/scan")
+        assert kept.returncode == 0, "test:0 is still served, and opens after SANE started over: " + \
+            kept.stderr[-2000:]
         assert "Traceback" not in gw.log()
 
 
