@@ -135,6 +135,8 @@ class Rescanner:
     @defer.inlineCallbacks
     def _done(self, found: list[DeviceInfo]):
         self._wait = self._retry
+        if self._stopped:
+            return  # the gateway stops: nothing is to be served any more
         try:
             yield self._found(found)
         finally:

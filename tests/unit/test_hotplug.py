@@ -291,3 +291,13 @@ def test_usb_hotplug_is_auto_unless_the_config_says_otherwise(tmp_path):
     conf.write_text("[gateway]\nusb_hotplug = sometimes\n")
     with pytest.raises(ConfigError, match="auto, udev, kernel or off"):
         load(conf)
+
+
+def test_devices_found_after_the_gateway_began_to_stop_are_not_served():
+    clock, library, seen = Clock(), Library(), []
+    finish = defer.Deferred()
+    r = Rescanner(clock, library, lambda: [], seen.append, in_thread=lambda f: finish)
+    r.request("1-1 plugged in")
+    r.stop()
+    finish.callback([INFO])
+    assert seen == []
