@@ -85,6 +85,8 @@ class Gateway:
         self.versions = MetadataVersions(settings.state_dir)
         self.ports = []
         self.discovery: DiscoveryService | None = None
+        self._names_given: dict[str, tuple[str, str]] = {}
+        """uuid -> (friendly name, the distinct name it was given): look-alikes keep theirs across re-plugs."""
         self.rescan = Rescanner(reactor, library, self._busy_scanners, self._devices_now)
         self.usb: UsbWatcher | None = None
         self.network: NetworkWatcher | None = None
@@ -104,7 +106,7 @@ class Gateway:
         """Serve one more scanner: open it, read what it can, and give it to every front end.
         Fires with its ServedScanner, or None when its options cannot be read."""
         info = served.info
-        name = self._distinct(self.settings.friendly(info.name, info.vendor, info.model))
+        name = self._distinct(self.settings.friendly(info.name, info.vendor, info.model), uuid=served.uuid)
         scanner = Scanner(self.reactor, self.library, served, name=name, formats=self.formats,
                           open_document=frames_to_files.open_document,
                           streams_images=self.settings.image_transfer == "chunked",
@@ -146,14 +148,24 @@ class Gateway:
         yield entry.wsd.close(why)
         yield stopped
 
-    def _distinct(self, name: str, taken: set[str] | None = None) -> str:
-        """Look-alike scanners (two of one model) get "Name (2)", "Name (3)": Windows lists them by name."""
+    def _distinct(self, name: str, taken: set[str] | None = None, uuid: str | None = None) -> str:
+        """Look-alike scanners (two of one model) get "Name (2)", "Name (3)": Windows lists them by name.
+        A scanner plugged back in gets the name it had, if that is still free, whichever comes back first."""
         taken = {e.scanner.name.casefold() for e in self.served.values()} if taken is None else taken
+        had = self._names_given.get(uuid) if uuid else None
+        if had is not None and had[0] == name and had[1].casefold() not in taken:
+            return had[1]
         candidate, n = name, 1
-        while candidate.casefold() in taken:
+        while candidate.casefold() in taken or (n > 1 and self._given_to_another(candidate, uuid)):
             n += 1
             candidate = f"{name} ({n})"
+        if uuid:
+            self._names_given[uuid] = (name, candidate)
         return candidate
+
+    def _given_to_another(self, candidate: str, uuid: str | None) -> bool:
+        """A suffixed name kept for a look-alike that is unplugged now (it gets it back)."""
+        return any(u != uuid and given.casefold() == candidate.casefold() for u, (_, given) in self._names_given.items())
 
     # ------------------------------------------------------------ scanners coming and going
 
@@ -233,7 +245,8 @@ class Gateway:
         info = scanner.identity
         override = self.settings.override_for(info.device)
         others = {e.scanner.name.casefold() for e in self.served.values() if e.scanner is not scanner}
-        return scanner.describe(self._distinct(self.settings.friendly(info.device, info.vendor, info.model), others),
+        return scanner.describe(self._distinct(self.settings.friendly(info.device, info.vendor, info.model), others,
+                                               uuid=scanner.uuid),
                                 location=(override and override.location) or self.settings.location,
                                 info=(override and override.info) or "")
 

@@ -301,3 +301,27 @@ def test_devices_found_after_the_gateway_began_to_stop_are_not_served():
     r.stop()
     finish.callback([INFO])
     assert seen == []
+
+
+def test_look_alikes_plugged_back_in_the_other_order_keep_their_names(reactor, gateway):
+    gateway.library.found = [INFO, OTHER]
+    serve_what_sane_lists(reactor, gateway)
+    names = {e.scanner.identity.device: e.scanner.name for e in gateway.served.values()}
+    gateway.library.found = []
+    gateway.usb_changed(plugged("1-1", "1-2", left=True))
+    reactor.pump(lambda: not gateway.served)
+    gateway.library.found = [OTHER]
+    gateway.usb_changed(plugged("1-2"))
+    reactor.pump(lambda: len(gateway.served) == 1)
+    gateway.library.found = [OTHER, INFO]
+    gateway.usb_changed(plugged("1-1"))
+    reactor.pump(lambda: len(gateway.served) == 2)
+    assert {e.scanner.identity.device: e.scanner.name for e in gateway.served.values()} == names
+
+
+def test_the_usb_port_of_a_libusb_device_is_read_from_sysfs(tmp_path):
+    from gateway.scanner.inventory import usb_port
+    usb_device(tmp_path, "1-1.2", 1, 4)
+    assert usb_port("genesys:libusb:001:004", sysfs=tmp_path) == "1-1.2"
+    assert usb_port("genesys:libusb:001:005", sysfs=tmp_path) is None
+    assert usb_port("test:0", sysfs=tmp_path) is None
