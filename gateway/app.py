@@ -183,7 +183,8 @@ class Gateway:
         ports = {d.port_path for d in change.left}
         for uuid, entry in list(self.served.items()):
             if entry.usb_port is not None and entry.usb_port in ports:
-                self.remove_scanner(uuid, "the scanner was unplugged")
+                self.remove_scanner(uuid, "the scanner was unplugged").addErrback(
+                    lambda f: log.failure("withdrawing an unplugged scanner failed", f))
         self.rescan.request(", ".join(what) or "a USB change")
 
     @defer.inlineCallbacks

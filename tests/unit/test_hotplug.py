@@ -240,7 +240,7 @@ def test_a_scanner_plugged_in_again_gets_its_uuid_back(reactor, gateway):
     reactor.pump(lambda: uuid in gateway.served)
 
 
-def test_a_scanner_pulled_out_mid_scan_ends_its_job_aborted_and_the_other_keeps_scanning(reactor, gateway, device):
+def test_another_scanners_job_holds_the_rescan_and_completes_then_the_one_that_left_is_withdrawn(reactor, gateway, device):
     gateway.library.found = [INFO, OTHER]
     serve_what_sane_lists(reactor, gateway)
     # Both names open the one fake device: the job runs on fake:0, fake:1 goes away idle first.
