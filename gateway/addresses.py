@@ -134,3 +134,8 @@ def local_addresses(names: Sequence[str] | None, ipv6: bool = True) -> frozenset
                     continue
                 found.add(LocalAddress(ifname, family, address, ifindex, network))
     return frozenset(found)
+
+
+def interface_names() -> tuple[str, ...]:
+    """Every network interface this machine has now, up or down."""
+    return tuple(netifaces.interfaces())

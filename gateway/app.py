@@ -19,8 +19,13 @@ from twisted.logger import Logger
 from twisted.web import server
 
 from gateway import __version__, frames_to_files
+from gateway.activity import Activity
+from gateway.addresses import local_addresses
+from gateway.announce import AnnouncerState, AnnouncerStatus
 from gateway.config import Settings
 from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
+from gateway.escl import dnssd
+from gateway.escl.service import ICON_PATH, EsclScanner, FirstScanner
 from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
 from gateway.osevents.network import NetworkWatcher, NetworkWatchUnavailable
 from gateway.osevents.usb import HotplugUnavailable, Source, UsbChange, UsbWatcher
@@ -31,8 +36,11 @@ from gateway.scanner.jobs import RETRIEVE_TIMEOUT
 from gateway.scanner.rescan import RescanState, Rescanner
 from gateway.scanner.saneapi import DeviceInfo, SaneLibrary
 from gateway.scanner.session import enumerate_devices
+from gateway.scanner_paths import ScannerPaths
 from gateway.web.push import PushResource, ensure_token
+from gateway.web.diagnostics import Diagnostics, InterfaceView
 from gateway.web.status import ScannerPanel, StatusPage
+from gateway.web.testscan import ScanTest
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.discovery import DiscoveryService
 from gateway.wsd.discovery.service import POLL_INTERVAL
@@ -48,6 +56,17 @@ class SiteRequest(LimitedRequest, DeadlineRequest):
     """The site's requests: the scan service's size and network limits, and the connection's deadlines."""
 
 
+class GatewaySite(server.Site):
+    """The site; a request a resource marked ``access_logged = False`` (the status page's polling, a browser's
+    own question for the icon) is not logged."""
+
+    noisy = False
+
+    def log(self, request):
+        if getattr(request, "access_logged", True):
+            super().log(request)
+
+
 def sane_library(settings: Settings, make: Callable[[str], SaneLibrary] | None = None) -> SaneLibrary:
     """The SANE library on the gateway's own SANE configuration (StateFileError if it cannot be written);
     ``make(config_dir)`` builds it (default: the real one)."""
@@ -61,6 +80,7 @@ class ServedScanner:
     scanner: Scanner
     wsd: WsdDevice
     buttons: ButtonWatcher | None = None
+    escl: EsclScanner | None = None
     usb_port: str | None = None
     """The USB port it is plugged into (``1-1.2``), for a USB scanner: its unplug event names it."""
 
@@ -73,11 +93,24 @@ class Gateway:
         self.retrieve_timeout = retrieve_timeout
         self.formats = frames_to_files.format_table()
         self.served: dict[str, ServedScanner] = {}
-        self.root = RootResource(StatusPage(settings.port, self.panels))
-        self.site = server.Site(self.root, timeout=IDLE_SECONDS, reactor=reactor)
+        self.activity = Activity()
+        """What the parts that see the network tell the status page (probes, metadata reads, refusals)."""
+        self.announcer_status: Callable[[], list[AnnouncerStatus]] | None = self.escl_announcements \
+            if settings.escl else None
+        """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
+        self.announcer = None
+        self._running = False
+        """start() has run: a scanner added from now on came by hotplug."""
+        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
+        self._announcer_missing = ""
+        self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
+                                            ScanTest(self.cores, settings.state_dir)))
+        self.site = GatewaySite(self.root, timeout=IDLE_SECONDS, reactor=reactor)
         self.site.requestFactory = SiteRequest
         self.site.displayTracebacks = False
         self.site.policy = self.policy = NetworkPolicy(settings.interfaces, settings.allowed_networks, settings.ipv6)
+        self.root.putChild(b"eSCL", FirstScanner(self._first_escl))
+        self.policy.on_refused = self.activity.refused
         self.http = ConnectionLimits(self.site, reactor)
         self.targets = EventTargets(self.policy, os_resolver(reactor), reactor)
         self.post = http_poster(reactor, self.targets.deliverable)
@@ -121,10 +154,21 @@ class Gateway:
         scanner.listen(self.rescan)
         wsd = WsdDevice(self.reactor, scanner, post=self.post, check_target=self.targets.check, versions=self.versions,
                         image_transfer=self.settings.image_transfer, spool_dir=str(self.settings.state_dir),
-                        on_metadata_change=self._metadata_changed)
+                        on_metadata_change=self._metadata_changed,
+                        on_metadata_fetch=lambda peer: self.activity.metadata_fetched(served.uuid, peer))
         entry = ServedScanner(scanner, wsd, usb_port=usb_port(info.name))
         self.served[served.uuid] = entry
-        self.root.add(served.uuid, wsd.resource)
+        if self.settings.escl_for(info.name):
+            entry.escl = EsclScanner(scanner, image_transfer=self.settings.image_transfer,
+                                     spool_dir=str(self.settings.state_dir), on_description_change=self._announce)
+            self.root.add(served.uuid, ScannerPaths(wsd.resource, entry.escl.resource))
+            if self._running and self.announcer is None and self.settings.discovery:
+                # The first eSCL scanner came by hotplug: the announcer starts, and announces every one served.
+                self.start_announcer().addErrback(lambda f: log.failure("the eSCL announcer did not start", f))
+            else:
+                self._announce(entry.escl)
+        else:
+            self.root.add(served.uuid, wsd.resource)
         entry.buttons = yield self._watch_buttons(scanner)
         if self.discovery is not None:
             self.discovery.device_added(wsd.discoverable(self.url_on))
@@ -144,6 +188,10 @@ class Gateway:
         self.root.remove(uuid, why)
         if self.discovery is not None:
             self.discovery.device_removed(entry.wsd.discoverable(self.url_on))
+        if entry.escl is not None:
+            entry.escl.close()
+            if self.announcer is not None:
+                self.announcer.withdraw(entry.escl.announced())
         stopped = entry.scanner.stop(why)
         yield entry.wsd.close(why)
         yield stopped
@@ -281,14 +329,39 @@ class Gateway:
         """What the status page shows of each scanner."""
         return [self._panel(entry) for entry in self.served.values()]
 
-    @staticmethod
-    def _panel(entry: ServedScanner) -> ScannerPanel:
+    def _panel(self, entry: ServedScanner) -> ScannerPanel:
         scanner, subscribers = entry.scanner, entry.wsd.subscribers()
         return ScannerPanel(
             name=scanner.name, device=scanner.identity.device, endpoint=f"urn:uuid:{scanner.uuid}",
             status=scanner.status(), sources=tuple(s.value for s in scanner.capabilities.sources()),
             formats=scanner.capabilities.formats, subscriptions=subscribers.count, subscribers=subscribers.peers,
-            destinations=subscribers.destinations, jobs=tuple(scanner.active_jobs() + scanner.job_history()))
+            destinations=subscribers.destinations, jobs=tuple(scanner.active_jobs() + scanner.job_history()),
+            uuid=scanner.uuid, last_fetch=self.activity.last_fetch(scanner.uuid))
+
+    def cores(self) -> dict[str, Scanner]:
+        """Every served scanner's core by UUID: what the status page's test scan drives."""
+        return {uuid: entry.scanner for uuid, entry in self.served.items()}
+
+    def diagnostics(self) -> Diagnostics:
+        """What the status page shows of the network: per interface the addresses announced (or, with discovery
+        off, those it has) and the last probe seen there; the refused clients; the other announcers."""
+        try:
+            present = local_addresses(self.settings.interfaces or None, self.settings.ipv6)
+        except Exception:  # netifaces failing must not take the page down
+            present = frozenset()
+        announced = self.discovery.addresses if self.discovery is not None else present
+        by_name: dict[str, list[str]] = {name: [] for name in self.settings.interfaces}
+        missing: dict[str, list[str]] = {}
+        for local in sorted(announced | present, key=lambda a: (a.ifname, a.family, a.address)):
+            (by_name if local in announced else missing).setdefault(local.ifname, []).append(local.address)
+            by_name.setdefault(local.ifname, [])
+        interfaces = tuple(InterfaceView(name, tuple(found), self.activity.last_probe(name),
+                                         tuple(missing.get(name, ())))
+                           for name, found in by_name.items())
+        announcers = None if self.announcer_status is None else tuple(self.announcer_status())
+        return Diagnostics(port=self.settings.port, discovery=self.discovery is not None, interfaces=interfaces,
+                           refusals=self.activity.refusals(), announcers=announcers,
+                           allowed_networks=self.settings.allowed_networks)
 
     # ------------------------------------------------------------ the network
 
@@ -304,6 +377,47 @@ class Gateway:
                 raise
             log.info("no IPv6 ({error}); listening on IPv4 only", error=e)
             self.ports.append(self.reactor.listenTCP(self.settings.port, self.http, interface="0.0.0.0"))
+
+    # ------------------------------------------------------------ eSCL and its announcement
+
+    def _first_escl(self) -> EsclScanner | None:
+        """The scanner served at ``/eSCL`` too: the first one served over eSCL."""
+        return next((e.escl for e in self.served.values() if e.escl is not None), None)
+
+    def _announce(self, escl: EsclScanner) -> None:
+        if self.announcer is not None:
+            self.announcer.announce(escl.announced())
+
+    def escl_record(self, scanner, host: str) -> dnssd.ServiceRecord:
+        """The mDNS record of an eSCL scanner; ``host`` is avahi's host name (pi.local) for its URLs."""
+        base = f"http://{host}:{self.settings.port}"
+        root = f"/{scanner.uuid}/eSCL"
+        return dnssd.service_record(scanner, self.settings.port, root, admin_url=f"{base}/",
+                                    icon_url=f"{base}{root}/{ICON_PATH}")
+
+    def start_announcer(self):
+        """Announce the eSCL scanners through avahi-daemon; without txdbus or avahi, one log line and WSD only."""
+        try:
+            from gateway.escl.avahi import AvahiAnnouncer
+        except ImportError as e:
+            self._announcer_missing = (f"eSCL: the scanners are not announced by mDNS: {e} (install python3-txdbus); "
+                                       "WSD is not affected")
+            log.warn("{line}", line=self._announcer_missing)
+            return defer.succeed(None)
+        self.announcer = AvahiAnnouncer(self.reactor, self.escl_record, interfaces=self.settings.interfaces,
+                                        ipv6=self.settings.ipv6)
+        for entry in self.served.values():
+            if entry.escl is not None:
+                self.announcer.announce(entry.escl.announced())
+        return self.announcer.start()
+
+    def escl_announcements(self) -> list[AnnouncerStatus]:
+        """The eSCL announcer's state for the status page (none while it is not started: discovery is off)."""
+        if self.announcer is not None:
+            return [self.announcer.status()]
+        if self._announcer_missing:
+            return [AnnouncerStatus("eSCL (mDNS)", AnnouncerState.UNAVAILABLE, self._announcer_missing)]
+        return []
 
     def url_on(self, host: str, uuid: str) -> str:
         literal = f"[{host}]" if ":" in host else host
@@ -322,7 +436,8 @@ class Gateway:
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
                                           allowed_networks=self.settings.allowed_networks,
-                                          poll_interval=None if self.network is not None else POLL_INTERVAL)
+                                          poll_interval=None if self.network is not None else POLL_INTERVAL,
+                                          on_probe=self.activity.probe_seen)
         self.discovery.startService()
 
     def _network_changed(self, _change) -> None:
@@ -333,6 +448,7 @@ class Gateway:
 
     @defer.inlineCallbacks
     def start(self):
+        self.listen()  # first: a port in use is said before any scanner is opened (slow backends take seconds)
         found, wanted = yield self.find_devices()
         if not found:
             log.warn("SANE found no scanner")
@@ -343,10 +459,12 @@ class Gateway:
             yield self.add_scanner(served)
         self.root.putChild(b"push", PushResource(lambda s, d: self.push_scan(s, d).destination,
                                                  ensure_token(self.settings.state_dir)))
-        self.listen()
         if self.settings.discovery:
             self.start_discovery()
+        if self.settings.discovery and any(e.escl is not None for e in self.served.values()):
+            self.start_announcer()  # never fails; avahi's absence is a state the status page shows
         self.start_usb_hotplug()
+        self._running = True
         log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
                  version=__version__, n=len(self.served), port=self.settings.port)
 
@@ -362,6 +480,8 @@ class Gateway:
         ends = [entry.wsd.close() for entry in self.served.values()]
         if self.discovery is not None:
             yield self.discovery.stopService()
+        if self.announcer is not None:
+            yield self.announcer.stop()
         yield defer.DeferredList(ends)
         for port in self.ports:
             yield port.stopListening()

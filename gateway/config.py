@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import difflib
 import fnmatch
+import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from gateway.addresses import parse_networks
 
@@ -32,6 +36,8 @@ class ScannerOverride:
     location: str | None = None
     info: str | None = None
     enabled: bool = True
+    escl: bool | None = None
+    """Serve and announce this scanner over eSCL too (None: as the [gateway] ``escl`` says)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class Settings:
     location: str = ""
     image_transfer: str = "chunked"
     usb_hotplug: str = "auto"
+    escl: bool = True
+    """Serve the scanners over eSCL (AirScan) beside WSD, announced by mDNS through avahi-daemon."""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
 
     def override_for(self, sane_name: str) -> ScannerOverride | None:
@@ -63,61 +71,22 @@ class Settings:
             return o.name
         return self.friendly_name.format(vendor=vendor, model=model, host=socket.gethostname(), device=sane_name)
 
+    def escl_for(self, sane_name: str) -> bool:
+        """Whether this scanner is served over eSCL: its own section's ``escl``, else the gateway's."""
+        o = self.override_for(sane_name)
+        return self.escl if o is None or o.escl is None else o.escl
+
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(v for v in value.replace(",", " ").split() if v)
 
 
-def load(path: Path | None) -> Settings:
-    """Read the file (a missing default file means defaults); raise ConfigError with the bad line's meaning."""
-    parser = configparser.ConfigParser(interpolation=None)
-    if path is not None:
-        try:
-            with open(path) as f:
-                parser.read_file(f)
-        except FileNotFoundError:
-            if path != DEFAULT_CONFIG:
-                raise ConfigError(f"{path}: no such file") from None
-        except configparser.Error as e:
-            raise ConfigError(f"{path}: {e}") from None
-    g = parser["gateway"] if parser.has_section("gateway") else {}
-    try:
-        settings = Settings(
-            port=int(g.get("port", DEFAULT_PORT)),
-            interfaces=_split(g.get("interfaces", "")),
-            friendly_name=g.get("friendly_name", Settings.friendly_name),
-            state_dir=Path(g.get("state_dir", str(Settings.state_dir))),
-            log_level=g.get("log_level", "info").lower(),
-            test_device=g.get("test_device", "auto").lower(),
-            backends=_split(g.get("backends", "")),
-            discovery=_bool(g.get("discovery", "yes")),
-            ipv6=_bool(g.get("ipv6", "yes")),
-            allowed_networks=_networks(g.get("allowed_networks", "")),
-            push_destination=g.get("push_destination", ""),
-            button_poll_interval=float(g.get("button_poll_interval", 1.0)),
-            device_timeout=float(g.get("device_timeout", Settings.device_timeout)),
-            location=g.get("location", ""),
-            image_transfer=g.get("image_transfer", "chunked").strip().lower(),
-            usb_hotplug=g.get("usb_hotplug", "auto").strip().lower(),
-            scanners=tuple(
-                ScannerOverride(
-                    pattern=section.split(":", 1)[1].strip(),
-                    name=parser[section].get("name"),
-                    location=parser[section].get("location"),
-                    info=parser[section].get("info"),
-                    enabled=_bool(parser[section].get("enabled", "yes")),
-                )
-                for section in parser.sections() if section.startswith("scanner:")
-            ),
-        )
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    return validate(settings)
-
-
 def _networks(value: str) -> tuple[str, ...]:
     networks = _split(value)
-    parse_networks(networks)
+    try:
+        parse_networks(networks)
+    except ValueError as e:
+        raise ValueError(f"{e} (write networks like 10.1.0.0/16 or fd00::/8)") from None
     return networks
 
 
@@ -127,34 +96,200 @@ def _bool(value: str) -> bool:
         return True
     if lower in ("0", "no", "false", "off"):
         return False
-    raise ValueError(f"{value!r} is not yes or no")
+    raise ValueError("not yes or no")
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+def _word(value: str) -> str:
+    return value.strip().lower()
+
+
+def _friendly_name_ok(value: str) -> bool:
+    try:
+        value.format(vendor="", model="", host="", device="")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: how its text becomes a value, and which values are allowed (said in ``allowed``)."""
+
+    parse: Callable[[str], Any] = str
+    check: Callable[[Any], bool] = lambda _value: True
+    allowed: str = ""
+
+
+GATEWAY_KEYS: dict[str, Key] = {
+    # key (= the Settings field)  how it is read, and what it may be
+    "port": Key(_integer, lambda p: 1 <= p <= 65535 and p != 5357,
+                "a TCP port from 1 to 65535, not 5357 (wsdd's port on Samba hosts)"),
+    "interfaces": Key(_split),
+    "friendly_name": Key(str, _friendly_name_ok, "text that may use {vendor}, {model}, {host} and {device}"),
+    "state_dir": Key(Path),
+    "log_level": Key(_word, lambda v: v in LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}"),
+    "test_device": Key(_word, lambda v: v in ("auto", "yes", "no"), "auto, yes or no"),
+    "backends": Key(_split),
+    "discovery": Key(_bool),
+    "ipv6": Key(_bool),
+    "allowed_networks": Key(_networks),
+    "push_destination": Key(str),
+    "button_poll_interval": Key(_number, lambda v: v == 0 or 0.1 <= v <= 3600,
+                                "0 (no polling) or from 0.1 to 3600 seconds"),
+    "device_timeout": Key(_number, lambda v: 1 <= v <= 3600, "from 1 to 3600 seconds"),
+    "location": Key(str),
+    "image_transfer": Key(_word, lambda v: v in IMAGE_TRANSFERS,
+                          "chunked (stream while scanning) or length (send the whole image with a Content-Length)"),
+    "usb_hotplug": Key(_word, lambda v: v in USB_HOTPLUG, "auto, udev, kernel or off (scanners found at start only)"),
+    "escl": Key(_bool),
+}
+"""The [gateway] section. A key not listed here is reported as unknown."""
+
+SCANNER_KEYS: dict[str, Key] = {
+    # key (= the ScannerOverride field)
+    "name": Key(str),
+    "location": Key(str),
+    "info": Key(str),
+    "enabled": Key(_bool),
+    "escl": Key(_bool),
+}
+"""Each [scanner:PATTERN] section."""
+
+def _line_numbers(text: str) -> dict[tuple[str, str | None], int]:
+    """(section, None) and (section, key) -> the line they are on, as configparser reads the file."""
+    lines: dict[tuple[str, str | None], int] = {}
+    section = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip()[0] in "#;" or line[0].isspace():
+            continue
+        header = re.match(r"\[(?P<name>[^]]+)\]", line)
+        if header:
+            section = header["name"]
+            lines.setdefault((section, None), number)
+        elif section is not None:
+            key = re.split(r"[=:]", line, maxsplit=1)[0].strip().lower()
+            lines.setdefault((section, key), number)
+    return lines
+
+
+def _suggestion(word: str, known) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class _Reader:
+    """Turns one parsed file into typed values, each mistake a ConfigError naming the file and the line."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = _line_numbers(text)
+
+    def error(self, section: str, key: str | None, message: str) -> ConfigError:
+        line = self.lines.get((section, key)) or self.lines.get((section, None))
+        return ConfigError(f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}")
+
+    def values(self, section: str, items, keys: dict[str, Key]) -> dict[str, Any]:
+        values = {}
+        for key, text in items:
+            spec = keys.get(key)
+            if spec is None:
+                raise self.error(section, key, f"unknown key {key!r} in [{section}]{_suggestion(key, keys)}")
+            try:
+                value = spec.parse(text)
+            except ValueError as e:
+                raise self.error(section, key, f"{key} = {text}: {e}") from None
+            if not spec.check(value):
+                raise self.error(section, key, f"{key} = {text}: must be {spec.allowed}")
+            values[key] = value
+        return values
+
+    def section_name(self, section: str) -> None:
+        head, colon, pattern = section.partition(":")
+        if section == "gateway" or (head == "scanner" and pattern.strip()):
+            return
+        if head == "scanner":
+            raise self.error(section, None, "[scanner:] needs a SANE device name pattern, e.g. [scanner:epson2:*]")
+        if colon and difflib.get_close_matches(head, ["scanner"], n=1):
+            hint = f" (did you mean [scanner:{pattern}]?)"
+        elif not colon and difflib.get_close_matches(head, ["gateway"], n=1):
+            hint = " (did you mean [gateway]?)"
+        else:
+            hint = ""
+        raise self.error(section, None, f"unknown section [{section}]{hint}: the sections are [gateway] and "
+                                        "[scanner:PATTERN]")
+
+
+def _parse_error(path: Path, e: configparser.Error) -> ConfigError:
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return ConfigError(f"{path}:{e.lineno}: {e.line.strip()!r} comes before any section: put [gateway] "
+                           "above it")
+    if isinstance(e, configparser.DuplicateOptionError):
+        return ConfigError(f"{path}:{e.lineno}: {e.option} is set twice in [{e.section}]")
+    if isinstance(e, configparser.DuplicateSectionError):
+        return ConfigError(f"{path}:{e.lineno}: [{e.section}] appears twice")
+    if isinstance(e, configparser.ParsingError):
+        lineno, line = e.errors[0]
+        return ConfigError(f"{path}:{lineno}: {line.strip()!r} is not a 'key = value' line")
+    return ConfigError(f"{path}: {e}")
+
+
+def load(path: Path | None) -> Settings:
+    """Read the file (a missing default file means defaults); raise ConfigError naming the file, the line and
+    what is wrong there."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")  # [DEFAULT] is no special case
+    text = ""
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            if path != DEFAULT_CONFIG:
+                raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeError) as e:
+            raise ConfigError(f"{path}: cannot be read: {e}") from None
+        try:
+            parser.read_string(text, source=str(path))
+        except configparser.Error as e:
+            raise _parse_error(path, e) from None
+    reader = _Reader(path, text)
+    for section in parser.sections():
+        reader.section_name(section)
+    gateway = reader.values("gateway", parser.items("gateway"), GATEWAY_KEYS) if parser.has_section("gateway") \
+        else {}
+    scanners = tuple(
+        ScannerOverride(pattern=section.split(":", 1)[1].strip(),
+                        **reader.values(section, parser.items(section), SCANNER_KEYS))
+        for section in parser.sections() if section.startswith("scanner:"))
+    return validate(Settings(**gateway, scanners=scanners))
 
 
 def validate(s: Settings) -> Settings:
-    if not 1 <= s.port <= 65535:
-        raise ConfigError(f"port {s.port} is not a TCP port")
-    if s.port == 5357:
-        raise ConfigError("port 5357 belongs to wsdd on Samba hosts: choose another")
-    if s.log_level not in LOG_LEVELS:
-        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
-    try:
-        s.friendly_name.format(vendor="", model="", host="", device="")
-    except (KeyError, IndexError, ValueError) as e:
-        raise ConfigError(f"friendly_name may use {{vendor}}, {{model}}, {{host}} and {{device}}, not {e}") from None
-    if not s.device_timeout > 0:
-        raise ConfigError("device_timeout must be a number of seconds above 0")
-    if s.test_device not in ("auto", "yes", "no"):
-        raise ConfigError("test_device must be auto, yes or no")
-    if s.image_transfer not in IMAGE_TRANSFERS:
-        raise ConfigError(f"image_transfer must be chunked (stream while scanning) or length (send the whole "
-                          f"image with a Content-Length), not {s.image_transfer!r}")
-    if s.usb_hotplug not in USB_HOTPLUG:
-        raise ConfigError(f"usb_hotplug must be auto, udev, kernel or off (scanners found at start only), "
-                          f"not {s.usb_hotplug!r}")
+    """Every [gateway] value checked against its key's allowed values (for flags, which come typed)."""
+    for key, spec in GATEWAY_KEYS.items():
+        value = getattr(s, key)
+        if not spec.check(value):
+            raise ConfigError(f"{key} {value}: must be {spec.allowed}")
     return s
 
 
 def with_flags(s: Settings, **flags) -> Settings:
     """Command-line values (None = not given) over the file's."""
     given = {k: v for k, v in flags.items() if v is not None}
+    for key, value in given.items():
+        spec = GATEWAY_KEYS[key]
+        if not spec.check(value):
+            raise ConfigError(f"--{key.replace('_', '-')} {value}: must be {spec.allowed}")
     return validate(replace(s, **given))

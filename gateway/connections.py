@@ -101,6 +101,7 @@ class ConnectionLimits(WrappingFactory):
     """Wraps the site: at most ``per_address`` connections per client address and ``total`` in all."""
 
     protocol = _Counted
+    noisy = False  # the gateway's own start line says it is serving
 
     def __init__(self, site, clock, per_address: int = PER_ADDRESS, total: int | None = None):
         super().__init__(site)

@@ -44,6 +44,21 @@ class NetworkPolicy:
         self._read_at = -REFRESH_SECONDS
         self._served = frozenset()
         self._every = frozenset()
+        self.on_refused: Callable[[str, str, str], None] | None = None
+        """Told (peer, local address, reason) of each client ``refusal`` turns away (the status page)."""
+
+    def refusal(self, peer: str, local: str) -> str | None:
+        """Why a client at ``peer`` that reached us on ``local`` is not served, or None when it is."""
+        if not self.peer_allowed(peer):
+            reason = (f"{peer} is not on a network of a served interface: if it should scan, "
+                      f"add its network to allowed_networks")
+        elif not self.local_address_allowed(local):
+            reason = f"it reached the gateway on {local}, an address of an interface that is not served"
+        else:
+            return None
+        if self.on_refused is not None:
+            self.on_refused(peer, local, reason)
+        return reason
 
     def _refresh(self) -> None:
         if self._clock() - self._read_at >= REFRESH_SECONDS:

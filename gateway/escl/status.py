@@ -1,4 +1,5 @@
-"""ScannerStatus and ScanImageInfo: a scanner's state, its feeder and its jobs, as eSCL clients read them.
+"""ScannerStatus, ScanImageInfo and ScanBufferInfo: a scanner's state, its feeder, its jobs and their images,
+as eSCL clients read them.
 
 Clients act on these values: sane-airscan retries on Idle or Processing and
 gives up otherwise; NAPS2 starts no job unless the state is Idle and the
@@ -9,6 +10,7 @@ a guess that sends a client to an empty tray.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from lxml import etree
 from gateway.escl import namespaces as ns
 from gateway.escl.xml import sub
 from gateway.model import (
-    ConditionName, ImageInfo, JobView, JobState, JobStateReason, ScannerState, ScannerStatus,
+    ColorMode, ConditionName, ImageInfo, JobView, JobState, JobStateReason, ScannerState, ScannerStatus,
 )
 
 
@@ -69,17 +71,29 @@ class JobEntry:
     job: JobView
 
 
-def adf_state(status: ScannerStatus, busy: bool = False) -> AdfState:
-    """The feeder's state from the scanner's conditions: what it last found, else loaded (we cannot sense paper;
-    a job that finds the tray empty ends with 404 and leaves the tray said to be empty)."""
+def adf_state(status: ScannerStatus, feeder_empty: bool = False) -> AdfState:
+    """The feeder's state: a jam or an open cover as the scanner's conditions say; Empty only while the active
+    job found the feeder empty (``feeder_empty``); else Loaded. We cannot sense paper, so a tray refilled after
+    a batch is never called empty (NAPS2 would refuse to start the next job), and Processing is never said
+    (sane-airscan reads it as "no documents")."""
     names = {c.name for c in status.conditions}
     if ConditionName.MEDIA_JAM in names or ConditionName.MULTIPLE_FEED_ERROR in names:
         return AdfState.JAM
     if ConditionName.COVER_OPEN in names:
         return AdfState.DOOR_OPEN
-    if ConditionName.INPUT_TRAY_EMPTY in names:
-        return AdfState.EMPTY
-    return AdfState.PROCESSING if busy else AdfState.LOADED
+    return AdfState.EMPTY if feeder_empty else AdfState.LOADED
+
+
+def scanner_state(status: ScannerStatus, job_active: bool) -> str:
+    """pwg:State: Processing while a job is active, Idle otherwise, Stopped only when the scanner cannot be
+    used at all (it failed or stopped answering). A jam or an open cover is said in AdfState, not here:
+    NAPS2 starts no job on a scanner that is not Idle, and a new job is what clears the jam."""
+    unusable = status.state is ScannerState.STOPPED and not any(
+        c.name in (ConditionName.MEDIA_JAM, ConditionName.MULTIPLE_FEED_ERROR, ConditionName.COVER_OPEN,
+                   ConditionName.INPUT_TRAY_EMPTY) for c in status.conditions)
+    if unusable:
+        return SCANNER_STATES[ScannerState.STOPPED]
+    return SCANNER_STATES[ScannerState.PROCESSING if job_active else ScannerState.IDLE]
 
 
 def job_reasons(job: JobView) -> tuple[str, ...]:
@@ -108,12 +122,13 @@ def _job_info(parent: etree._Element, entry: JobEntry, now: datetime) -> None:
 
 
 def scanner_status(status: ScannerStatus, jobs: Sequence[JobEntry] = (), adf: AdfState | None = None,
-                   now: datetime | None = None) -> etree._Element:
-    """The ``scan:ScannerStatus`` document. ``adf`` only for a scanner with a feeder; ``jobs`` newest first."""
+                   now: datetime | None = None, state: str | None = None) -> etree._Element:
+    """The ``scan:ScannerStatus`` document. ``adf`` only for a scanner with a feeder; ``jobs`` newest first;
+    ``state`` the pwg:State (``scanner_state``), else the core's state word."""
     now = now or datetime.now(timezone.utc)
     root = etree.Element(ns.scan("ScannerStatus"), nsmap=ns.NSMAP)
     sub(root, ns.pwg("Version"), ns.VERSION)
-    sub(root, ns.pwg("State"), SCANNER_STATES[status.state])
+    sub(root, ns.pwg("State"), state or SCANNER_STATES[status.state])
     if adf is not None:
         sub(root, ns.scan("AdfState"), adf)
     if jobs:
@@ -131,4 +146,22 @@ def scan_image_info(entry: JobEntry, image: ImageInfo) -> etree._Element:
     sub(root, ns.scan("ActualWidth"), image.pixels_per_line)
     sub(root, ns.scan("ActualHeight"), image.lines)
     sub(root, ns.scan("ActualBytesPerLine"), image.bytes_per_line)
+    return root
+
+
+def raw_bytes_per_line(pixels: int, color: ColorMode) -> int:
+    """The bytes of one uncompressed row: what a client sizes its buffers by, whatever the file format."""
+    return (pixels * color.channels * color.depth + 7) // 8
+
+
+def scan_buffer_info(settings: etree._Element, image: ImageInfo, color: ColorMode) -> etree._Element:
+    """The ``scan:ScanBufferInfo`` answer to a PUT of ScanSettings: the settings back, and the image they give."""
+    root = etree.Element(ns.scan("ScanBufferInfo"), nsmap=ns.NSMAP)
+    echoed = etree.SubElement(root, ns.scan("ScanSettings"))
+    for child in settings:
+        if isinstance(child.tag, str):
+            echoed.append(copy.deepcopy(child))
+    sub(root, ns.scan("ImageWidth"), image.pixels_per_line)
+    sub(root, ns.scan("ImageHeight"), image.lines)
+    sub(root, ns.scan("BytesPerLine"), raw_bytes_per_line(image.pixels_per_line, color))
     return root

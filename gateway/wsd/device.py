@@ -46,7 +46,8 @@ class Subscribers:
 class WsdDevice:
     def __init__(self, reactor, scanner: ScannerCore, *, post, check_target, versions: MetadataVersions,
                  image_transfer: str = "chunked", spool_dir: str | None = None,
-                 on_metadata_change: Callable[["WsdDevice"], None] = lambda device: None):
+                 on_metadata_change: Callable[["WsdDevice"], None] = lambda device: None,
+                 on_metadata_fetch: Callable[[str], None] = lambda peer: None):
         self.scanner = scanner
         self._versions = versions
         self._on_metadata_change = on_metadata_change
@@ -54,7 +55,8 @@ class WsdDevice:
         self.push = PushScans(reactor, self.events)
         self.metadata, self.metadata_version = self._describe()
         self.resource = DeviceResource(scanner, lambda: self.metadata, self.events, self.push,
-                                       image_transfer=image_transfer, spool_dir=spool_dir)
+                                       image_transfer=image_transfer, spool_dir=spool_dir,
+                                       on_metadata_fetch=on_metadata_fetch)
         self._stop_listening = scanner.listen(self)
 
     @property

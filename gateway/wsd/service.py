@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from gateway.addresses import client_key, is_loopback
+from gateway.http_origin import base_url as _host_base, client_of as _peer
 from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
 from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
@@ -45,7 +46,7 @@ class LimitedRequest(server.Request):
         policy = getattr(self.channel.site, "policy", None)
         peer = getattr(self.getClientAddress(), "host", "")
         local = getattr(self.getHost(), "host", "")
-        if policy is not None and not (policy.peer_allowed(peer) and policy.local_address_allowed(local)):
+        if policy is not None and policy.refusal(client_key(peer), client_key(local)) is not None:
             log.info("refused {peer} (reached at {local}): not on a served network", peer=peer, local=local)
             self.setResponseCode(403)
             self.setHeader(b"content-type", b"text/plain")
@@ -77,28 +78,16 @@ class LimitedRequest(server.Request):
         self.channel.transport.loseConnection()
 
 
-def _peer(request: server.Request) -> str:
-    """The client's address; an IPv4 client of our dual-stack socket as plain IPv4."""
-    return client_key(getattr(request.getClientAddress(), "host", "?"))
-
-
-def _host_base(request: server.Request) -> str:
-    """The scheme://host:port the client used to reach us, for URLs in our answers."""
-    host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
-    if not host or any(c in host for c in "/?#@ "):
-        h = request.getHost()
-        host = f"[{h.host}]:{h.port}" if ":" in h.host else f"{h.host}:{h.port}"
-    return f"http://{host}"
-
-
 class DeviceResource(resource.Resource):
     """``/<uuid>`` (device: metadata) and ``/<uuid>/scan`` (the scan service): both answer both."""
 
     isLeaf = True
 
     def __init__(self, scanner: ScannerCore, metadata: Callable[[], DeviceMetadata], events: EventSource,
-                 push: PushScans, image_transfer: str = "chunked", spool_dir: str | None = None):
+                 push: PushScans, image_transfer: str = "chunked", spool_dir: str | None = None,
+                 on_metadata_fetch: Callable[[str], None] = lambda peer: None):
         super().__init__()
+        self.on_metadata_fetch = on_metadata_fetch  # told the client of each metadata Get (the status page)
         self.scanner = scanner
         self.metadata = metadata
         self.events = events
@@ -193,6 +182,7 @@ class DeviceResource(resource.Resource):
         base = _host_base(request)
         meta = self.metadata()
         log.info("metadata of {name} fetched by {peer}", name=meta.friendly_name, peer=_peer(request))
+        self.on_metadata_fetch(_peer(request))
         body = get_response(meta, f"{base}/", self.service_url(request))
         self._reply(request, build_envelope(ns.GET_RESPONSE_ACTION, body, relates_to=env.message_id))
 

@@ -194,3 +194,20 @@ def test_each_matching_device_answers_with_its_own_message_and_message_number(cl
     numbers = [parse_envelope(a.payload).header_element(ns.WSD, "AppSequence").get("MessageNumber")
                for a in answers]
     assert numbers == ["1", "2"]
+
+
+def test_each_on_link_probe_is_told_to_the_status_page_even_one_for_another_type(clock):
+    seen = []
+    responder = Responder(lambda: [device()], AppSequenceCounter(1), clock, on_probe=lambda h, l: seen.append(h))
+    responder.answer(probe("urn:uuid:a"), "192.168.1.77", LINK)
+    responder.answer(probe("urn:uuid:b", types='<wsd:Types xmlns:p="urn:x">p:Printer</wsd:Types>'),
+                     "192.168.1.78", LINK)
+    assert seen == ["192.168.1.77", "192.168.1.78"]
+
+
+def test_an_off_link_probe_or_a_resolve_is_not_told_as_a_probe(clock):
+    seen = []
+    responder = Responder(lambda: [device()], AppSequenceCounter(1), clock, on_probe=lambda h, l: seen.append(h))
+    responder.answer(probe(), "192.168.2.77", LINK)
+    responder.answer(resolve(device().endpoint), "192.168.1.77", LINK)
+    assert seen == []

@@ -2,6 +2,8 @@
 
 from lxml import etree
 
+from gateway import frames_to_files
+from gateway.escl import formats
 from gateway.escl import namespaces as ns
 from gateway.escl.capabilities import scanner_capabilities
 from gateway.escl.xml import serialize
@@ -142,3 +144,9 @@ def test_sixteen_bit_modes_of_a_source_are_offered_too():
     deep = with_caps(scanner(), platen=source(colors=(ColorMode.GRAYSCALE_8, ColorMode.GRAYSCALE_16,
                                                       ColorMode.RGB_24, ColorMode.RGB_48), max_size=Size(8500, 11000)))
     assert texts(doc(deep), "scan:Platen//scan:ColorMode") == ["Grayscale8", "Grayscale16", "RGB24", "RGB48"]
+
+
+def test_each_escl_format_is_a_core_format_whose_content_type_is_its_mime():
+    table = frames_to_files.format_table()
+    for fmt in formats.FORMATS:
+        assert table[fmt.core].content_type == fmt.mime

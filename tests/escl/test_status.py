@@ -4,7 +4,8 @@ from lxml import etree
 
 from gateway.escl import namespaces as ns
 from gateway.escl.status import (
-    JOB_STATE_REASONS, JOB_STATES, SCANNER_STATES, AdfState, JobEntry, adf_state, scan_image_info, scanner_status,
+    JOB_STATE_REASONS, JOB_STATES, SCANNER_STATES, AdfState, JobEntry, adf_state, scan_image_info, scanner_state,
+    scanner_status,
 )
 from gateway.escl.xml import serialize
 from gateway.model import (
@@ -56,15 +57,32 @@ def test_the_feeder_state_follows_the_state_element():
 
 def test_a_feeder_is_loaded_unless_the_scanner_found_otherwise():
     assert adf_state(IDLE) is AdfState.LOADED
-    assert adf_state(IDLE, busy=True) is AdfState.PROCESSING
 
 
-def test_a_feeder_found_empty_jammed_or_open_says_so():
-    assert adf_state(status_with(ConditionName.INPUT_TRAY_EMPTY)) is AdfState.EMPTY
+def test_a_feeder_is_empty_only_while_the_active_job_found_it_so():
+    assert adf_state(IDLE, feeder_empty=True) is AdfState.EMPTY
+    assert adf_state(status_with(ConditionName.INPUT_TRAY_EMPTY)) is AdfState.LOADED
+
+
+def test_a_jammed_or_open_feeder_says_so():
     assert adf_state(status_with(ConditionName.MEDIA_JAM)) is AdfState.JAM
     assert adf_state(status_with(ConditionName.MULTIPLE_FEED_ERROR)) is AdfState.JAM
     assert adf_state(status_with(ConditionName.COVER_OPEN)) is AdfState.DOOR_OPEN
-    assert adf_state(status_with(ConditionName.INPUT_TRAY_EMPTY, ConditionName.MEDIA_JAM)) is AdfState.JAM
+    assert adf_state(status_with(ConditionName.INPUT_TRAY_EMPTY, ConditionName.MEDIA_JAM), True) is AdfState.JAM
+
+
+def test_the_state_is_processing_while_a_job_is_active_and_idle_otherwise():
+    assert scanner_state(IDLE, job_active=True) == "Processing"
+    assert scanner_state(IDLE, job_active=False) == "Idle"
+
+
+def test_a_jam_or_open_cover_leaves_the_state_idle_so_a_new_job_may_clear_it():
+    assert scanner_state(status_with(ConditionName.MEDIA_JAM), job_active=False) == "Idle"
+    assert scanner_state(status_with(ConditionName.COVER_OPEN), job_active=False) == "Idle"
+
+
+def test_a_scanner_that_failed_without_a_paper_condition_is_stopped():
+    assert scanner_state(ScannerStatus(time=NOW, state=ScannerState.STOPPED), job_active=False) == "Stopped"
 
 
 def test_a_running_job_is_listed_with_its_uri_uuid_age_images_and_state():

@@ -28,8 +28,10 @@ print("scanned")
 
 
 def gateway_on_pi(lab, workdir):
+    # eSCL off: sane-airscan hides a WSD scanner whose address also serves eSCL, and these tests are WSD's
+    # (tests/netns/test_escl_on_the_lan.py has the eSCL ones).
     return GatewayProcess(workdir, wrapper=["ip", "netns", "exec", lab.pi], discovery=True, host=lab.pi_addr,
-                          extra_args=["--interface", lab.pi_if])
+                          extra_args=["--interface", lab.pi_if], config="escl = no\n")
 
 
 def discovering_client(workdir):
@@ -56,7 +58,7 @@ def test_scanimage_finds_the_scanner_by_discovery_and_scans_through_it(lab, tmp_
             env = dict(env, SANE_CONFIG_DIR=str(cfg))
             listed = lab.run_in(lab.pc, ["scanimage", "-L"], env=env, timeout=SCAN_TIMEOUT, check=False)
             names = [line.split("`")[1].split("'")[0] for line in listed.stdout.splitlines() if "`airscan:" in line]
-            assert names, listed.stdout + listed.stderr[-2000:]
+            assert names and all(n.startswith("airscan:w") for n in names), listed.stdout + listed.stderr[-2000:]
             out = tmp_path / "found.png"
             scanned = lab.run_in(lab.pc, ["scanimage", "-d", names[0], "--mode", "Gray", "--resolution", "75",
                                           "-x", "50", "-y", "50", "--format=png", "-o", str(out)],

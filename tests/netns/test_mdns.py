@@ -136,14 +136,22 @@ def test_every_scanner_is_seen_from_the_lan_with_its_txt_keys(hosts):
     assert found["Photo scanner"]["txt"]["uuid"] == UUID2
 
 
+def _publish_office_scanner_from(hosts, ns, env) -> None:
+    """Another service named "Office scanner" (port 9999), published by avahi-publish in ``ns``."""
+    holder = hosts.lab.popen_in(ns, ["avahi-publish", "-s", "Office scanner", "_uscan._tcp", "9999"], env=env)
+    assert LineWatcher(holder.stderr).wait_for(lambda lines: any("Established" in ln for ln in lines), WAIT)
+
+
+def _announced_as_office_scanner_2(a) -> None:
+    st = a.wait_status(lambda st: announced(st, UUID1))
+    assert st["names"] == {UUID1: "Office scanner #2"}, st
+
+
 def test_a_name_another_service_on_the_pi_holds_is_renamed_as_avahi_suggests(hosts):
     hosts.pi_avahi.start()
-    holder = hosts.lab.popen_in(hosts.lab.pi, ["avahi-publish", "-s", "Office scanner", "_uscan._tcp", "9999"],
-                                env=hosts.pi_env)
-    assert LineWatcher(holder.stderr).wait_for(lambda lines: any("Established" in ln for ln in lines), WAIT)
+    _publish_office_scanner_from(hosts, hosts.lab.pi, hosts.pi_env)
     with announcer(hosts, "Office scanner") as a:
-        st = a.wait_status(lambda st: announced(st, UUID1))
-        assert st["names"] == {UUID1: "Office scanner #2"}, st
+        _announced_as_office_scanner_2(a)
         assert any("'Office scanner' is taken" in line and "'Office scanner #2'" in line for line in a.logs())
         found = hosts.seen_from_pc(lambda f: "Office scanner #2" in f)
     assert found["Office scanner #2"]["port"] == 8765 and found["Office scanner"]["port"] == 9999
@@ -151,12 +159,9 @@ def test_a_name_another_service_on_the_pi_holds_is_renamed_as_avahi_suggests(hos
 
 def test_a_name_a_device_on_the_network_holds_is_renamed_as_avahi_suggests(hosts):
     hosts.pi_avahi.start()
-    holder = hosts.lab.popen_in(hosts.lab.pc, ["avahi-publish", "-s", "Office scanner", "_uscan._tcp", "9999"],
-                                env=hosts.pc_env)
-    assert LineWatcher(holder.stderr).wait_for(lambda lines: any("Established" in ln for ln in lines), WAIT)
+    _publish_office_scanner_from(hosts, hosts.lab.pc, hosts.pc_env)
     with announcer(hosts, "Office scanner") as a:
-        st = a.wait_status(lambda st: announced(st, UUID1))
-        assert st["names"] == {UUID1: "Office scanner #2"}, st
+        _announced_as_office_scanner_2(a)
         found = hosts.seen_from_pc(lambda f: "Office scanner #2" in f)
     assert found["Office scanner #2"]["txt"]["uuid"] == UUID1
 

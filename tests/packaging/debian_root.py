@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CACHE = Path(os.environ.get("SANE_WSD_GATEWAY_TEST_CACHE", "/var/cache/sane-wsd-gateway-tests"))
@@ -88,38 +89,47 @@ def _sources(suite: str, mirror: str, security: str) -> str:
             f"deb {security} {suite}-security main\n")
 
 
-def cached_tarball(suite: str = "bookworm", arch: str | None = None) -> Path:
-    """The debootstrapped root of ``suite`` for ``arch`` (default: this machine's) as a tarball, made once
-    (under a lock) and reused for a week."""
-    foreign = arch is not None and arch != native_arch()
-    name = f"{suite}-{arch}-root.tar" if foreign else f"{suite}-root.tar"
+def _cached(name: str, make: Callable[[Path], None]) -> Path:
+    """``CACHE/name``, a tarball of the root ``make(directory)`` fills, made once (under a lock, so parallel
+    tests wait for one build) and reused for a week."""
     tarball = CACHE / name
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f".lock-{name}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if tarball.exists() and time.time() - tarball.stat().st_mtime < MAX_AGE:
             return tarball
-        mirror, security = host_mirrors()
         work = CACHE / f"{name}.new.d"
         shutil.rmtree(work, ignore_errors=True)
-        if foreign:
-            # The first stage unpacks on this machine; the second runs the
-            # packages' own scripts, as arch programs, through qemu.
-            ensure_binfmt(arch)
-            subprocess.run([*BACKGROUND, "debootstrap", f"--arch={arch}", "--foreign", "--variant=minbase", suite,
-                            str(work), mirror], check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
-            subprocess.run([*BACKGROUND, "unshare", "--mount", "--propagation", "private", "sh", "-c",
-                            'mount -t proc proc "$1/proc" && exec chroot "$1" /debootstrap/debootstrap --second-stage',
-                            "sh", str(work)], check=True, capture_output=True, timeout=FOREIGN_DEBOOTSTRAP_TIMEOUT)
-        else:
-            subprocess.run(["debootstrap", "--variant=minbase", suite, str(work), mirror],
-                           check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
-        (work / "etc/apt/sources.list").write_text(_sources(suite, mirror, security))
+        make(work)
         subprocess.run(["tar", "-C", str(work), "-cf", str(tarball) + ".new", "."],
                        check=True, capture_output=True, timeout=300)
         os.replace(str(tarball) + ".new", tarball)
-        shutil.rmtree(work)
+        shutil.rmtree(work, ignore_errors=True)
         return tarball
+
+
+def cached_tarball(suite: str = "bookworm", arch: str | None = None) -> Path:
+    """The debootstrapped root of ``suite`` for ``arch`` (default: this machine's) as a cached tarball."""
+    foreign = arch is not None and arch != native_arch()
+    name = f"{suite}-{arch}-root.tar" if foreign else f"{suite}-root.tar"
+    return _cached(name, lambda work: _debootstrap(work, suite, arch if foreign else None))
+
+
+def _debootstrap(work: Path, suite: str, arch: str | None) -> None:
+    mirror, security = host_mirrors()
+    if arch is not None:
+        # The first stage unpacks on this machine; the second runs the
+        # packages' own scripts, as arch programs, through qemu.
+        ensure_binfmt(arch)
+        subprocess.run([*BACKGROUND, "debootstrap", f"--arch={arch}", "--foreign", "--variant=minbase", suite,
+                        str(work), mirror], check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
+        subprocess.run([*BACKGROUND, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        'mount -t proc proc "$1/proc" && exec chroot "$1" /debootstrap/debootstrap --second-stage',
+                        "sh", str(work)], check=True, capture_output=True, timeout=FOREIGN_DEBOOTSTRAP_TIMEOUT)
+    else:
+        subprocess.run(["debootstrap", "--variant=minbase", suite, str(work), mirror],
+                       check=True, capture_output=True, timeout=DEBOOTSTRAP_TIMEOUT)
+    (work / "etc/apt/sources.list").write_text(_sources(suite, mirror, security))
 
 
 def archives_for(suite: str, arch: str) -> Path:
@@ -150,15 +160,7 @@ def prepared_tarball(arch: str, debian_dir: Path) -> Path:
     Under qemu, installing them is most of the time a foreign build takes. A root made from an older
     control file is still right, only slower: build-deb installs whatever build dependency is new, and
     apt whatever new dependency the package declares."""
-    name = f"bookworm-{arch}-build-root.tar"
-    tarball = CACHE / name
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f".lock-{name}", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if tarball.exists() and time.time() - tarball.stat().st_mtime < MAX_AGE:
-            return tarball
-        work = CACHE / f"{name}.new.d"
-        shutil.rmtree(work, ignore_errors=True)
+    def make(work: Path) -> None:
         root = DebianRoot(work, cached_tarball("bookworm", arch), archives_for("bookworm", arch), background=True)
         try:
             # Test roots only: no man page index, no fsync after every file.
@@ -169,16 +171,13 @@ def prepared_tarball(arch: str, debian_dir: Path) -> Path:
                 shutil.copy(debian_dir / name, root.file(f"/tmp/prepare/debian/{name}"))
             root.apt_get("update")
             root.apt_get("build-dep", "--no-install-recommends", "/tmp/prepare")
-            control = debian_dir / "control"
-            runtime = control_names(control, "Depends", "sane-wsd-gateway")
+            runtime = control_names(debian_dir / "control", "Depends", "sane-wsd-gateway")
             root.apt_get("install", "--no-install-recommends", "git", "dpkg-dev", *runtime)
             shutil.rmtree(root.file("/tmp/prepare"))
-            subprocess.run(["tar", "-C", str(work), "-cf", str(tarball) + ".new", "."],
-                           check=True, capture_output=True, timeout=300)
-            os.replace(str(tarball) + ".new", tarball)
         finally:
-            root.close()
-        return tarball
+            root.stop()
+
+    return _cached(f"bookworm-{arch}-build-root.tar", make)
 
 
 class DebianRoot:
@@ -248,6 +247,11 @@ class DebianRoot:
         return self.path / path.lstrip("/")
 
     def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def stop(self) -> None:
+        """End what still runs in the root and check nothing is mounted in it; the files stay."""
         for proc in self._procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -260,4 +264,3 @@ class DebianRoot:
                    if line.split()[4].startswith(str(self.path) + "/")]
         if mounted:
             raise RuntimeError(f"not deleting {self.path}: still mounted: {mounted}")
-        shutil.rmtree(self.path, ignore_errors=True)

@@ -4,8 +4,8 @@ The protocol front ends (wsd/, escl/), the scanner core (scanner/) and the
 encoder (imaging/) never import each other; app.py (and the bridge
 frames_to_files.py) connects them. The core and the encoder import no
 front end; the web pages get typed snapshots and import none of them; the
-values and helpers every part may use (model.py, scanner_api.py, pipe.py, image_response.py,
-addresses.py) import none.
+values and helpers every part may use (``SHARED``: model.py, scanner_api.py, pipe.py, image_response.py,
+untrusted_xml.py, icon.py, ...) import none.
 """
 
 import ast
@@ -15,7 +15,9 @@ import pytest
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 PARTS = ("wsd", "escl", "scanner", "imaging", "web")
-SHARED = ("model", "scanner_api", "pipe", "image_response", "addresses")
+SHARED = ("model", "scanner_api", "pipe", "image_response", "addresses", "activity", "icon", "announce",
+          "untrusted_xml", "http_origin", "scanner_paths", "statefiles", "netpolicy", "connections", "reach",
+          "exits", "journal")
 
 MAY_NOT_IMPORT = {
     "wsd": {"escl", "scanner", "imaging", "web"},

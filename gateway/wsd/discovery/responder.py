@@ -76,8 +76,11 @@ class Responder:
     """Size, on-link, parse, duplicate, match and rate checks, in that order (cheapest first)."""
 
     def __init__(self, devices: Callable[[], Iterable[DiscoverableDevice]], sequence: AppSequenceCounter, clock,
-                 allowed_networks: Sequence[str] = (), *, rate_limiter: RateLimiter | None = None):
+                 allowed_networks: Sequence[str] = (), *, rate_limiter: RateLimiter | None = None,
+                 on_probe: Callable[[str, Sequence[LocalAddress]], None] | None = None):
         self._devices = devices
+        self._on_probe = on_probe
+        """Told (host, link) of each new Probe from an on-link client, answered or not (the status page)."""
         self._sequence = sequence
         self._allowed = parse_networks(allowed_networks)
         self._recent = RecentMessageIds()
@@ -109,6 +112,8 @@ class Responder:
             return []
         if message is None or self._recent.seen_before(message.message_id):
             return []
+        if isinstance(message, Probe) and self._on_probe is not None:
+            self._on_probe(host, link)
         answers = []
         for device in self._devices():
             target = target_for(device, local)

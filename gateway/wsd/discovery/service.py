@@ -198,7 +198,8 @@ class DiscoveryService(Service):
     def __init__(self, devices: Callable[[], Iterable[DiscoverableDevice]], *,
                  interfaces: Sequence[str] | None = None, ipv6: bool = True, instance_id: int | None = None,
                  allowed_networks: Sequence[str] = (), reactor=None, port: int = PORT,
-                 poll_interval: float | None = POLL_INTERVAL):
+                 poll_interval: float | None = POLL_INTERVAL, on_probe: Callable[[str, str], None] | None = None):
+        """``on_probe(interface, host)`` is told of each Probe a client on that interface sends."""
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
@@ -207,7 +208,9 @@ class DiscoveryService(Service):
         self._ipv6 = ipv6
         self._port = port
         self.sequence = AppSequenceCounter(int(time.time()) if instance_id is None else instance_id)
-        self._responder = Responder(devices, self.sequence, reactor, allowed_networks)
+        self._responder = Responder(
+            devices, self.sequence, reactor, allowed_networks,
+            on_probe=None if on_probe is None else lambda host, link: on_probe(link[0].ifname, host))
         self._receivers: dict[tuple[str, int, int], _Receiver] = {}
         self._senders: dict[LocalAddress, _Sender] = {}
         self._failed: set[LocalAddress] = set()
