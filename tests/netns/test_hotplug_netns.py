@@ -67,10 +67,11 @@ def uuid_of(gw: GatewayProcess, device: str, timeout: float = 10) -> str:
 
 
 class Listener:
-    """A WS-Discovery listener on the pc: every Hello and Bye it hears."""
+    """A WS-Discovery listener on the pc: every Hello and Bye it hears (IPv6: source ADDRESS%INTERFACE)."""
 
-    def __init__(self, lab, wait: float = 90):
-        self.proc = lab.popen_in(lab.pc, [PYTHON, CLIENT, "listen", "--source", lab.pc_addr, "--wait", str(wait)])
+    def __init__(self, lab, wait: float = 90, source: str | None = None):
+        self.proc = lab.popen_in(lab.pc, [PYTHON, CLIENT, "listen", "--source", source or lab.pc_addr,
+                                          "--wait", str(wait)])
         self.heard = LineWatcher(self.proc.stdout)
         assert self.heard.wait_for(lambda lines: any("listening" in line for line in lines), timeout=10)
 
@@ -225,3 +226,18 @@ def test_a_scanner_pulled_out_mid_scan_ends_its_job_at_once_and_the_other_scan_c
     assert other["status"] == 200 and other["error"] is None and other["bytes"] > 1000, (other, log[-3000:])
     assert "ended: Aborted (scanner removed)" in log, log[-3000:]
     assert "rescan held until" in log
+
+
+def test_an_ipv6_address_added_gets_a_hello_with_its_own_url_within_2_s(lab, tmp_path):
+    pc_ll = lab.link_local(lab.pc, lab.pc_if)
+    listener = Listener(lab, source=f"{pc_ll}%{lab.pc_if}")
+    with hotplug_gateway(lab, tmp_path / "gw", devices=1) as gw:
+        assert listener.wait("Hello", f"urn:uuid:{gw.uuid}", timeout=15), gw.log()[-2000:]
+        added = time.monotonic()
+        lab.ip(lab.pi, "-6", "addr", "add", "fd00:213::7/64", "dev", lab.pi_if)  # DAD is off in the lab
+        url = f"http://[fd00:213::7]:{gw.port}/{gw.uuid}"
+
+        def with_new(_lines):
+            return any(m.get("action") == "Hello" and url in m.get("xaddrs", ()) for m in listener.messages())
+        assert listener.heard.wait_for(with_new, timeout=5), gw.log()[-2000:]
+        assert time.monotonic() - added < 2.0
