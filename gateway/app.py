@@ -99,9 +99,9 @@ class Gateway:
             if settings.escl else None
         """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
         self.announcer = None
+        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
         self._running = False
         """start() has run: a scanner added from now on came by hotplug."""
-        """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
         self._announcer_missing = ""
         self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
                                             ScanTest(self.cores, settings.state_dir)))
