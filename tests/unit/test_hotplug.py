@@ -5,6 +5,7 @@ backend's re-initialisation is in tests/sane/test_reinitialise.py, the whole
 path through a real gateway in tests/netns/test_hotplug_netns.py.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,27 @@ def test_the_usb_port_of_a_libusb_device_is_read_from_sysfs(tmp_path):
     assert usb_port("genesys:libusb:001:004", sysfs=tmp_path) == "1-1.2"
     assert usb_port("genesys:libusb:001:005", sysfs=tmp_path) is None
     assert usb_port("test:0", sysfs=tmp_path) is None
+
+
+def test_a_scanner_plugged_in_and_out_is_announced_and_withdrawn_over_mdns(reactor, gateway):
+    from tests.unit.test_gateway_wiring import RecordingAnnouncer
+    serve_what_sane_lists(reactor, gateway)
+    gateway.announcer = announcer = RecordingAnnouncer()
+    gateway.library.found = [INFO, OTHER]
+    gateway.usb_changed(plugged("1-2"))
+    reactor.pump(lambda: len(gateway.served) == 2)
+    arrived = next(e.scanner.name for e in gateway.served.values() if e.scanner.identity.device == "fake:1")
+    gateway.library.found = [INFO]
+    gateway.usb_changed(plugged("1-2", left=True))
+    reactor.pump(lambda: len(gateway.served) == 1)
+    assert announcer.said == [("announce", arrived), ("withdraw", arrived)]
+
+
+def test_the_first_escl_scanner_to_arrive_by_hotplug_starts_the_announcer(reactor, gateway, monkeypatch):
+    started = []
+    monkeypatch.setattr(gateway, "start_announcer", lambda: started.append(True) or defer.succeed(None))
+    gateway._running = True
+    gateway.settings = replace(gateway.settings, discovery=True)
+    gateway.usb_changed(plugged("1-1"))
+    reactor.pump(lambda: len(gateway.served) == 1)
+    assert started == [True]
