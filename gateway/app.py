@@ -27,11 +27,14 @@ from gateway.connections import IDLE_SECONDS, ConnectionLimits, DeadlineRequest
 from gateway.escl import dnssd
 from gateway.escl.service import ICON_PATH, EsclScanner, FirstScanner
 from gateway.netpolicy import EventTargets, NetworkPolicy, os_resolver
+from gateway.osevents.network import NetworkWatcher, NetworkWatchUnavailable
+from gateway.osevents.usb import HotplugUnavailable, Source, UsbChange, UsbWatcher
 from gateway.scanner.buttons import ButtonWatcher
 from gateway.scanner.device import Scanner
-from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir
+from gateway.scanner.inventory import ServedDevice, UuidStore, choose, sane_config_dir, usb_port
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT
-from gateway.scanner.saneapi import SaneLibrary
+from gateway.scanner.rescan import RescanState, Rescanner
+from gateway.scanner.saneapi import DeviceInfo, SaneLibrary
 from gateway.scanner.session import enumerate_devices
 from gateway.scanner_paths import ScannerPaths
 from gateway.web.push import PushResource, ensure_token
@@ -40,6 +43,7 @@ from gateway.web.status import ScannerPanel, StatusPage
 from gateway.web.testscan import ScanTest
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.discovery import DiscoveryService
+from gateway.wsd.discovery.service import POLL_INTERVAL
 from gateway.wsd.eventing import http_poster
 from gateway.wsd.metadata import MetadataVersions
 from gateway.wsd.push import NoDestination, PendingScan
@@ -77,6 +81,8 @@ class ServedScanner:
     wsd: WsdDevice
     buttons: ButtonWatcher | None = None
     escl: EsclScanner | None = None
+    usb_port: str | None = None
+    """The USB port it is plugged into (``1-1.2``), for a USB scanner: its unplug event names it."""
 
 
 class Gateway:
@@ -94,6 +100,8 @@ class Gateway:
         """The other discovery protocols' announcers' states (eSCL), for the status page; None: there are none."""
         self.announcer = None
         """The eSCL scanners' mDNS announcer (``escl.avahi.AvahiAnnouncer``), once started."""
+        self._running = False
+        """start() has run: a scanner added from now on came by hotplug."""
         self._announcer_missing = ""
         self.root = RootResource(StatusPage(settings.port, self.panels, self.diagnostics,
                                             ScanTest(self.cores, settings.state_dir)))
@@ -110,6 +118,11 @@ class Gateway:
         self.versions = MetadataVersions(settings.state_dir)
         self.ports = []
         self.discovery: DiscoveryService | None = None
+        self._names_given: dict[str, tuple[str, str]] = {}
+        """uuid -> (friendly name, the distinct name it was given): look-alikes keep theirs across re-plugs."""
+        self.rescan = Rescanner(reactor, library, self._busy_scanners, self._devices_now)
+        self.usb: UsbWatcher | None = None
+        self.network: NetworkWatcher | None = None
 
     # ------------------------------------------------------------ scanners
 
@@ -126,7 +139,7 @@ class Gateway:
         """Serve one more scanner: open it, read what it can, and give it to every front end.
         Fires with its ServedScanner, or None when its options cannot be read."""
         info = served.info
-        name = self.settings.friendly(info.name, info.vendor, info.model)
+        name = self._distinct(self.settings.friendly(info.name, info.vendor, info.model), uuid=served.uuid)
         scanner = Scanner(self.reactor, self.library, served, name=name, formats=self.formats,
                           open_document=frames_to_files.open_document,
                           streams_images=self.settings.image_transfer == "chunked",
@@ -138,17 +151,22 @@ class Gateway:
             yield scanner.stop()
             return None
         self._describe(scanner)
+        scanner.listen(self.rescan)
         wsd = WsdDevice(self.reactor, scanner, post=self.post, check_target=self.targets.check, versions=self.versions,
                         image_transfer=self.settings.image_transfer, spool_dir=str(self.settings.state_dir),
                         on_metadata_change=self._metadata_changed,
                         on_metadata_fetch=lambda peer: self.activity.metadata_fetched(served.uuid, peer))
-        entry = ServedScanner(scanner, wsd)
+        entry = ServedScanner(scanner, wsd, usb_port=usb_port(info.name))
         self.served[served.uuid] = entry
         if self.settings.escl_for(info.name):
             entry.escl = EsclScanner(scanner, image_transfer=self.settings.image_transfer,
                                      spool_dir=str(self.settings.state_dir), on_description_change=self._announce)
             self.root.add(served.uuid, ScannerPaths(wsd.resource, entry.escl.resource))
-            self._announce(entry.escl)
+            if self._running and self.announcer is None and self.settings.discovery:
+                # The first eSCL scanner came by hotplug: the announcer starts, and announces every one served.
+                self.start_announcer().addErrback(lambda f: log.failure("the eSCL announcer did not start", f))
+            else:
+                self._announce(entry.escl)
         else:
             self.root.add(served.uuid, wsd.resource)
         entry.buttons = yield self._watch_buttons(scanner)
@@ -167,7 +185,7 @@ class Gateway:
         log.info("no longer serving {name}: {why}", name=entry.scanner.name, why=why)
         if entry.buttons is not None:
             entry.buttons.stop()
-        self.root.remove(uuid)
+        self.root.remove(uuid, why)
         if self.discovery is not None:
             self.discovery.device_removed(entry.wsd.discoverable(self.url_on))
         if entry.escl is not None:
@@ -177,6 +195,76 @@ class Gateway:
         stopped = entry.scanner.stop(why)
         yield entry.wsd.close(why)
         yield stopped
+
+    def _distinct(self, name: str, taken: set[str] | None = None, uuid: str | None = None) -> str:
+        """Look-alike scanners (two of one model) get "Name (2)", "Name (3)": Windows lists them by name.
+        A scanner plugged back in gets the name it had, if that is still free, whichever comes back first."""
+        taken = {e.scanner.name.casefold() for e in self.served.values()} if taken is None else taken
+        had = self._names_given.get(uuid) if uuid else None
+        if had is not None and had[0] == name and had[1].casefold() not in taken:
+            return had[1]
+        candidate, n = name, 1
+        while candidate.casefold() in taken or (n > 1 and self._given_to_another(candidate, uuid)):
+            n += 1
+            candidate = f"{name} ({n})"
+        if uuid:
+            self._names_given[uuid] = (name, candidate)
+        return candidate
+
+    def _given_to_another(self, candidate: str, uuid: str | None) -> bool:
+        """A suffixed name kept for a look-alike that is unplugged now (it gets it back)."""
+        return any(u != uuid and given.casefold() == candidate.casefold() for u, (_, given) in self._names_given.items())
+
+    # ------------------------------------------------------------ scanners coming and going
+
+    def _busy_scanners(self) -> list[str]:
+        """The scanners whose job runs now: SANE is not started over under them."""
+        return [e.scanner.name for e in self.served.values() if not e.scanner.idle()]
+
+    def usb_changed(self, change: UsbChange) -> None:
+        """A USB scanner (or, from kernel events, any USB device) was plugged in or out."""
+        what = [f"{d} plugged in" for d in change.arrived] + [f"{d} unplugged" for d in change.left]
+        if change.lost_events:
+            what.append("events were lost")
+        # A scanner known to be pulled out goes at once: its job ends (ScannerRemoved) without waiting for
+        # SANE to look again, which may be held by other scanners' jobs.
+        ports = {d.port_path for d in change.left}
+        for uuid, entry in list(self.served.items()):
+            if entry.usb_port is not None and entry.usb_port in ports:
+                self.remove_scanner(uuid, "the scanner was unplugged").addErrback(
+                    lambda f: log.failure("withdrawing an unplugged scanner failed", f))
+        self.rescan.request(", ".join(what) or "a USB change")
+
+    @defer.inlineCallbacks
+    def _devices_now(self, found: list[DeviceInfo]):
+        """After SANE started over: serve the scanners that came, withdraw those that went (and any
+        whose SANE name changed, as a re-plugged device's does, is served again under its UUID)."""
+        wanted = {d.uuid: d for d in choose(found, self.store, self.settings.test_device,
+                                            [o.pattern for o in self.settings.scanners if not o.enabled])}
+        for uuid, entry in list(self.served.items()):
+            now = wanted.get(uuid)
+            if now is None:
+                yield self.remove_scanner(uuid, "the scanner was unplugged")
+            elif now.info.name != entry.scanner.identity.device:
+                yield self.remove_scanner(uuid, f"it is now {now.info.name}")
+        for uuid, served in wanted.items():
+            if uuid not in self.served:
+                yield self.add_scanner(served)
+
+    def start_usb_hotplug(self) -> None:
+        """Watch USB (``usb_hotplug``): a scanner plugged in is served, one pulled out withdrawn."""
+        if self.settings.usb_hotplug == "off":
+            log.info("usb_hotplug = off: scanners are looked for at start only")
+            return
+        source = None if self.settings.usb_hotplug == "auto" else Source(self.settings.usb_hotplug)
+        watcher = UsbWatcher(self.usb_changed, reactor=self.reactor, source=source)
+        try:
+            watcher.start()
+        except HotplugUnavailable as e:
+            log.warn("USB hotplug is not available ({error}): restart the gateway after plugging a scanner in "
+                     "or out", error=e)
+            return
+        self.usb = watcher
 
     @defer.inlineCallbacks
     def _watch_buttons(self, scanner: Scanner):
@@ -194,7 +282,9 @@ class Gateway:
             except NoDestination as e:
                 log.warn("scan button pressed on {scanner}, but {why}", scanner=scanner.name, why=e)
 
-        watcher = ButtonWatcher(scanner.name, scanner.read_sensors, scanner.idle, self.settings.button_poll_interval,
+        def idle() -> bool:  # and SANE is not about to start over (a sensor read would hold it back)
+            return scanner.idle() and self.rescan.state is RescanState.IDLE
+        watcher = ButtonWatcher(scanner.name, scanner.read_sensors, idle, self.settings.button_poll_interval,
                                 pressed, scanner.cover_changed)
         watcher.start()
         return watcher
@@ -203,7 +293,9 @@ class Gateway:
         """Name, location and description from the settings; True when they changed."""
         info = scanner.identity
         override = self.settings.override_for(info.device)
-        return scanner.describe(self.settings.friendly(info.device, info.vendor, info.model),
+        others = {e.scanner.name.casefold() for e in self.served.values() if e.scanner is not scanner}
+        return scanner.describe(self._distinct(self.settings.friendly(info.device, info.vendor, info.model), others,
+                                               uuid=scanner.uuid),
                                 location=(override and override.location) or self.settings.location,
                                 info=(override and override.info) or "")
 
@@ -332,12 +424,25 @@ class Gateway:
         return f"http://{literal}:{self.settings.port}/{uuid}"
 
     def start_discovery(self) -> None:
+        """WS-Discovery on every address; netlink tells of addresses that come and go (polling for them
+        every few seconds only where netlink cannot be had)."""
+        watcher = NetworkWatcher(self._network_changed, reactor=self.reactor, ipv6=self.settings.ipv6)
+        try:
+            watcher.start().addErrback(lambda f: None)
+            self.network = watcher
+        except NetworkWatchUnavailable as e:
+            log.warn("{error}: interface addresses are read again every {s:.0f} s instead", error=e, s=POLL_INTERVAL)
         self.discovery = DiscoveryService(lambda: [e.wsd.discoverable(self.url_on) for e in self.served.values()],
                                           interfaces=self.settings.interfaces or None,
                                           ipv6=self.settings.ipv6, reactor=self.reactor,
                                           allowed_networks=self.settings.allowed_networks,
+                                          poll_interval=None if self.network is not None else POLL_INTERVAL,
                                           on_probe=self.activity.probe_seen)
         self.discovery.startService()
+
+    def _network_changed(self, _change) -> None:
+        if self.discovery is not None:
+            self.discovery.addresses_changed()
 
     # ------------------------------------------------------------ start and stop
 
@@ -358,11 +463,17 @@ class Gateway:
             self.start_discovery()
         if self.settings.discovery and any(e.escl is not None for e in self.served.values()):
             self.start_announcer()  # never fails; avahi's absence is a state the status page shows
+        self.start_usb_hotplug()
+        self._running = True
         log.info("sane-wsd-gateway {version} serving {n} scanner(s) on port {port}",
                  version=__version__, n=len(self.served), port=self.settings.port)
 
     @defer.inlineCallbacks
     def stop(self):
+        self.rescan.stop()
+        for watcher in (self.usb, self.network):
+            if watcher is not None:
+                watcher.stop()
         for entry in self.served.values():
             if entry.buttons is not None:
                 entry.buttons.stop()

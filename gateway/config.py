@@ -20,6 +20,9 @@ DEFAULT_CONFIG = Path("/etc/sane-wsd-gateway.conf")
 LOG_LEVELS = ("debug", "info", "warn", "error")
 IMAGE_TRANSFERS = ("chunked", "length")
 """How RetrieveImage sends the image: streamed while scanning (chunked), or spooled and sent with a length."""
+USB_HOTPLUG = ("auto", "udev", "kernel", "off")
+"""Where USB plug events come from: auto (udev where udevd runs, else the kernel's), udev, kernel, or off
+(scanners are found at start only)."""
 
 
 class ConfigError(Exception):
@@ -54,6 +57,7 @@ class Settings:
     device_timeout: float = 90.0
     location: str = ""
     image_transfer: str = "chunked"
+    usb_hotplug: str = "auto"
     escl: bool = True
     """Serve the scanners over eSCL (AirScan) beside WSD, announced by mDNS through avahi-daemon."""
     scanners: tuple[ScannerOverride, ...] = field(default_factory=tuple)
@@ -150,6 +154,7 @@ GATEWAY_KEYS: dict[str, Key] = {
     "location": Key(str),
     "image_transfer": Key(_word, lambda v: v in IMAGE_TRANSFERS,
                           "chunked (stream while scanning) or length (send the whole image with a Content-Length)"),
+    "usb_hotplug": Key(_word, lambda v: v in USB_HOTPLUG, "auto, udev, kernel or off (scanners found at start only)"),
     "escl": Key(_bool),
 }
 """The [gateway] section. A key not listed here is reported as unknown."""

@@ -5,5 +5,6 @@
 - ``session``: every piece of thread code, and the thread model; ``watchdog``: hung device calls;
 - ``ticket``, ``capabilities``: tickets and SANE options, both ways; ``status``: conditions from SANE errors;
 - ``inventory``: which devices are served and their UUIDs; ``buttons``: the scan button and cover sensor;
+- ``rescan``: SANE starting over after a USB change, only while no job runs anywhere;
 - ``saneapi``: the only python-sane user.
 """

@@ -4,7 +4,9 @@ survives restarts.
 Windows remembers a WSD scanner by its endpoint UUID: a new UUID at every
 boot would make a new scanner appear every time. The UUID is keyed on what
 identifies the physical device best: the USB vendor, product and serial
-number where sysfs tells them, else the SANE device name.
+number where sysfs tells them; for a scanner without a serial number, the USB
+port it is plugged into (two look-alike scanners stay apart, and each keeps
+its UUID when plugged back into the same port); else the SANE device name.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class ServedDevice:
 
 
 def usb_identity(sane_name: str, sysfs: Path = SYSFS_USB) -> str | None:
-    """usb:VVVV:PPPP:SERIAL for names like ``epson2:libusb:001:004``, if sysfs has the device."""
+    """usb:VVVV:PPPP:SERIAL for names like ``epson2:libusb:001:004``, if sysfs has the device;
+    usb:VVVV:PPPP:@PORT (the port path, e.g. 1-1.2) when it has no serial number. The bus and device
+    numbers in the SANE name change at every re-plug, so they are never part of it."""
     m = re.search(r"libusb:(\d{3}):(\d{3})", sane_name)
     if not m or not sysfs.is_dir():
         return None
@@ -55,7 +59,23 @@ def usb_identity(sane_name: str, sysfs: Path = SYSFS_USB) -> str | None:
             product = (entry / "idProduct").read_text().strip()
             serial_file = entry / "serial"
             serial = serial_file.read_text().strip() if serial_file.exists() else ""
-            return f"usb:{vendor}:{product}:{serial}"
+            return f"usb:{vendor}:{product}:{serial or '@' + entry.name}"
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def usb_port(sane_name: str, sysfs: Path = SYSFS_USB) -> str | None:
+    """The USB port path (e.g. ``1-1.2``) of a device named like ``epson2:libusb:001:004``, if sysfs has it:
+    an unplug event names the port, even when it no longer tells the serial number."""
+    m = re.search(r"libusb:(\d{3}):(\d{3})", sane_name)
+    if not m or not sysfs.is_dir():
+        return None
+    for entry in sysfs.iterdir():
+        try:
+            if (int((entry / "busnum").read_text()), int((entry / "devnum").read_text())) == (
+                    int(m.group(1)), int(m.group(2))):
+                return entry.name
         except (OSError, ValueError):
             continue
     return None
@@ -73,12 +93,24 @@ class UuidStore(JsonStateFile):
             "repair that file, move it back and restart")
 
     def uuid_for(self, key: str) -> str:
+        legacy = _legacy_key(key)
+        if legacy is not None and not _is_uuid(self._map.get(key)) and _is_uuid(self._map.get(legacy)):
+            # Before look-alikes were told apart by port, a scanner without a serial was "usb:V:P:":
+            # the first one found keeps the UUID Windows knows it by.
+            self._map[key] = self._map.pop(legacy)
+            self._save()
         if not _is_uuid(self._map.get(key)):
             self._map[key] = str(uuid.uuid4())
             self._save()
         elif self.unsaved:
             self._save()
         return self._map[key]
+
+
+def _legacy_key(key: str) -> str | None:
+    """The key an identity without a serial had before ports told look-alikes apart."""
+    head, at, _port = key.partition(":@")
+    return head + ":" if at and key.startswith("usb:") else None
 
 
 def _is_uuid(value) -> bool:

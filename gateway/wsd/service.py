@@ -27,12 +27,14 @@ from gateway.wsd.mtom import MtomMessage
 from gateway.wsd.push import PushScans, read_destinations
 from gateway.wsd.soap import (
     MAX_BODY_BYTES, Envelope, SoapFault, build_envelope, build_fault, clip, invalid_args, parse_envelope,
-    receiver_fault, serialize,
+    receiver_fault, sender_fault, serialize,
 )
 
 log = Logger()
 
 SOAP_CONTENT_TYPE = b"application/soap+xml; charset=utf-8"
+MAX_GONE = 32
+"""Devices that went away whose URLs still answer why (a fault, not the status page)."""
 
 class LimitedRequest(server.Request):
     """Refuses a body larger than MAX_BODY_BYTES before reading it (HTTP 413),
@@ -306,13 +308,21 @@ class RootResource(resource.Resource):
     def __init__(self, status_page: resource.Resource | None = None):
         super().__init__()
         self.devices: dict[str, DeviceResource] = {}
+        self.gone: dict[str, str] = {}
+        """Devices no longer served (a scanner unplugged), and why: their clients get a fault, not a page."""
         self.status_page = status_page
 
     def add(self, uuid: str, device_resource: DeviceResource) -> None:
         self.devices[uuid] = device_resource
+        self.gone.pop(uuid, None)
 
-    def remove(self, uuid: str) -> None:
+    def remove(self, uuid: str, why: str | None = None) -> None:
+        """No longer served; with ``why``, its URLs answer a fault that says so (until it comes back)."""
         self.devices.pop(uuid, None)
+        if why is not None:
+            self.gone[uuid] = why
+            while len(self.gone) > MAX_GONE:
+                self.gone.pop(next(iter(self.gone)))
 
     def getChild(self, path: bytes, request):
         key = path.decode("ascii", "replace")
@@ -320,6 +330,8 @@ class RootResource(resource.Resource):
             key = key[len("urn:uuid:"):]
         if key in self.devices:
             return self.devices[key]
+        if key in self.gone:
+            return _Gone(self.gone[key])
         if path == b"" and request.method == b"POST":
             return _ByAddress(self)
         if self.status_page is not None:
@@ -328,6 +340,32 @@ class RootResource(resource.Resource):
 
     def render_GET(self, request):
         return self.status_page.render_GET(request) if self.status_page else b""
+
+
+class _Gone(resource.Resource):
+    """A device that was served and went away (unplugged): a SOAP request to it gets a fault that says so."""
+
+    isLeaf = True
+
+    def __init__(self, why: str):
+        super().__init__()
+        self.why = why
+
+    def render_GET(self, request):
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return f"this scanner is no longer served: {self.why}\n".encode()
+
+    def render_POST(self, request):
+        try:
+            env = parse_envelope(request.content.read(MAX_BODY_BYTES + 1))
+        except SoapFault:
+            env = None
+        fault = sender_fault(ns.WSA, "DestinationUnreachable", f"this scanner is no longer served: {self.why}")
+        data = serialize(build_fault(fault, env.message_id if env else None))
+        request.setResponseCode(fault.http_status)
+        request.setHeader(b"content-type", SOAP_CONTENT_TYPE)
+        return data
 
 
 class _ByAddress(resource.Resource):

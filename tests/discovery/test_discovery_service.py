@@ -259,3 +259,24 @@ def test_device_added_says_hello_on_every_address(service, reactor):
     run(reactor, 3)
     hellos = messages(reactor, ns.HELLO_ACTION)
     assert {local for _, local, _, _ in hellos} == {ETH0, ETH0_LL}
+
+
+def test_told_of_address_changes_it_says_hello_on_a_new_address_at_once_and_does_not_poll(reactor, addresses, devices):
+    svc = DiscoveryService(lambda: devices, instance_id=1234, reactor=reactor, poll_interval=None)
+    svc.startService()
+    run(reactor, 1)
+    addresses.add(WLAN0)
+    run(reactor, 3 * service_module.POLL_INTERVAL)
+    assert WLAN0 not in svc.addresses, "nobody said the addresses changed: no polling"
+    svc.addresses_changed()
+    run(reactor, 1)
+    assert WLAN0 in svc.addresses
+    assert any(local == WLAN0 for _, local, _, _ in messages(reactor, ns.HELLO_ACTION))
+
+
+def test_told_of_an_address_gone_it_stops_announcing_there(reactor, addresses, devices):
+    svc = DiscoveryService(lambda: devices, instance_id=1234, reactor=reactor, poll_interval=None)
+    svc.startService()
+    addresses.discard(ETH0)
+    svc.addresses_changed()
+    assert ETH0 not in svc.addresses and ETH0_LL in svc.addresses

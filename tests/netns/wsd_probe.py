@@ -95,6 +95,15 @@ def sender(source: str, port: int) -> tuple[socket.socket, tuple]:
 
 
 def listener(source: str, port: int) -> socket.socket:
+    if ":" in source:  # IPv6: ADDRESS%INTERFACE, listening to ff02::c on that interface
+        ifindex = socket.if_nametoindex(source.partition("%")[2])
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((GROUP6, port, 0, ifindex))
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                        socket.inet_pton(socket.AF_INET6, GROUP6) + struct.pack("=I", ifindex))
+        return sock
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

@@ -61,7 +61,6 @@ def test_package_holds_the_program_the_config_the_unit_the_man_page_and_the_fire
                  "/usr/lib/sane-wsd-gateway/gateway/cli.py",
                  "/etc/sane-wsd-gateway.conf",
                  "/lib/systemd/system/sane-wsd-gateway.service",
-                 "/lib/udev/rules.d/70-sane-wsd-gateway.rules",
                  "/usr/share/man/man8/sane-wsd-gateway.8.gz",
                  "/usr/share/doc/sane-wsd-gateway/copyright",
                  "/usr/share/doc/sane-wsd-gateway/changelog.gz",
@@ -71,6 +70,12 @@ def test_package_holds_the_program_the_config_the_unit_the_man_page_and_the_fire
         assert path in paths, path
     extensions = {p.rsplit("/", 1)[1].split(".")[0] for p in paths if p.endswith(".so")}
     assert extensions == {"_saneio", "_encoder"}
+
+
+def test_package_has_no_udev_rule_the_gateway_follows_usb_itself(deb):
+    """A rule that restarted the service on every plug cut every other scanner's job."""
+    paths = {line.split()[-1].lstrip(".") for line in dpkg_deb("--contents", str(deb)).splitlines()}
+    assert [p for p in paths if "/udev/" in p] == []
 
 
 def test_python_code_is_private_to_the_package(deb):
@@ -112,7 +117,7 @@ def test_depends_only_on_debian_packages(deb):
     depends = dpkg_deb("--field", str(deb), "Depends")
     names = {re.split(r"[ (:]", d.strip())[0] for d in depends.split(",")}
     for wanted in ("python3-twisted", "python3-lxml", "python3-sane", "python3-netifaces", "python3-txdbus",
-                   "libsane1", "libjpeg62-turbo", "zlib1g", "python3"):
+                   "python3-pyudev", "libsane1", "libjpeg62-turbo", "zlib1g", "python3"):
         assert wanted in names, depends
     assert not any("pip" in n for n in names)
     recommends = {r.strip() for r in dpkg_deb("--field", str(deb), "Recommends").split(",")}

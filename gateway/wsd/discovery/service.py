@@ -47,7 +47,8 @@ APP_MAX_DELAY = 0.500
 """WS-Discovery's random wait before answering a multicast Probe or Resolve."""
 
 POLL_INTERVAL = 5.0
-"""How often the interface addresses are read again (netifaces is cheap: one netlink dump)."""
+"""How often the interface addresses are read again where nobody tells of changes (netifaces is cheap:
+one netlink dump)."""
 
 # Linux values, missing from Python's socket module.
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
@@ -197,7 +198,7 @@ class DiscoveryService(Service):
     def __init__(self, devices: Callable[[], Iterable[DiscoverableDevice]], *,
                  interfaces: Sequence[str] | None = None, ipv6: bool = True, instance_id: int | None = None,
                  allowed_networks: Sequence[str] = (), reactor=None, port: int = PORT,
-                 on_probe: Callable[[str, str], None] | None = None):
+                 poll_interval: float | None = POLL_INTERVAL, on_probe: Callable[[str, str], None] | None = None):
         """``on_probe(interface, host)`` is told of each Probe a client on that interface sends."""
         if reactor is None:
             from twisted.internet import reactor
@@ -215,6 +216,8 @@ class DiscoveryService(Service):
         self._failed: set[LocalAddress] = set()
         self._poll = LoopingCall(self._refresh)
         self._poll.clock = reactor
+        self._poll_interval = poll_interval
+        """None: ``addresses_changed`` is called whenever the OS reports a change (netlink), no polling."""
 
     @property
     def addresses(self) -> frozenset[LocalAddress]:
@@ -223,7 +226,15 @@ class DiscoveryService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self._poll.start(POLL_INTERVAL, now=True)
+        if self._poll_interval is None:
+            self._refresh()
+        else:
+            self._poll.start(self._poll_interval, now=True)
+
+    def addresses_changed(self) -> None:
+        """An address or interface came or went: Hello on new addresses at once, old ones closed."""
+        if self.running:
+            self._refresh()
 
     def stopService(self) -> defer.Deferred:
         super().stopService()
