@@ -43,7 +43,7 @@ from gateway.escl.status import (
     JobEntry, adf_state, scan_buffer_info, scan_image_info, scanner_state, scanner_status,
 )
 from gateway.escl.xml import MAX_DOCUMENT_BYTES, parse, serialize
-from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
+from gateway.image_response import connection_gone, cut_off, spool_image, stream_image, watch_connection
 from gateway.model import (
     ConditionName, JobDescription, JobView, Requested, ScannerStatus, ScanTicket, ServiceError,
 )
@@ -245,7 +245,7 @@ class EsclResource(resource.Resource):
         if request.finished or connection_gone(request):
             return
         if request.startedWriting:
-            request.transport.abortConnection()
+            cut_off(request)
             return
         self._answered((int(error.status), b"text/plain; charset=utf-8", (error.reason + "\n").encode()), request)
 

@@ -15,7 +15,7 @@ from twisted.web import resource, server
 
 from gateway.addresses import client_key, is_loopback
 from gateway.http_origin import base_url as _host_base, client_of as _peer
-from gateway.image_response import connection_gone, spool_image, stream_image, watch_connection
+from gateway.image_response import connection_gone, cut_off, spool_image, stream_image, watch_connection
 from gateway.model import ServiceError
 from gateway.scanner_api import ScannerCore
 from gateway.wsd import namespaces as ns
@@ -158,7 +158,7 @@ class DeviceResource(resource.Resource):
         if request.finished or connection_gone(request):
             return
         if request.startedWriting:
-            request.transport.abortConnection()
+            cut_off(request)
             return
         self._reply(request, build_fault(fault, env.message_id if env else None), fault.http_status)
 
