@@ -81,13 +81,18 @@ def test_an_interface_that_does_not_exist_stops_the_start_naming_those_there_are
     assert "Traceback" not in r.stdout + r.stderr
 
 
-def test_a_port_in_use_is_one_line_and_its_exit_status(tmp_path):
+def run_on_a_port_in_use(tmp_path):
+    """The gateway's run, on a port another program listens on (IPv6 and IPv4)."""
     with socket.socket(socket.AF_INET6) as taken:
         taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         taken.bind(("::", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run_gateway(*gateway_argv("run", tmp_path, "--port", str(port), "--no-discovery"))
+        return port, run_gateway(*gateway_argv("run", tmp_path, "--port", str(port), "--no-discovery"))
+
+
+def test_a_port_in_use_is_one_line_and_its_exit_status(tmp_path):
+    port, r = run_on_a_port_in_use(tmp_path)
     assert r.returncode == ExitStatus.CANNOT_LISTEN, r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     [line] = [line for line in r.stdout.splitlines() if "cannot start" in line]
@@ -95,12 +100,7 @@ def test_a_port_in_use_is_one_line_and_its_exit_status(tmp_path):
 
 
 def test_a_port_in_use_is_refused_before_any_scanner_is_opened(tmp_path):
-    with socket.socket(socket.AF_INET6) as taken:
-        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        taken.bind(("::", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        r = run_gateway(*gateway_argv("run", tmp_path, "--port", str(port), "--no-discovery"))
+    _port, r = run_on_a_port_in_use(tmp_path)
     assert r.returncode == ExitStatus.CANNOT_LISTEN, r.stdout + r.stderr
     assert "serving test:0" not in r.stdout + r.stderr
 

@@ -10,18 +10,8 @@ from dataclasses import replace
 from gateway.config import ScannerOverride, Settings
 from gateway.model import JobState, JobStateReason
 from gateway.scanner.inventory import ServedDevice
-from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary, ThreadedClock
+from tests.support.fake_sane import INFO, FakeLibrary
 from tests.unit.test_scanner_core import Received, result, ticket
-
-
-@pytest.fixture
-def reactor():
-    return ThreadedClock()
-
-
-@pytest.fixture
-def device():
-    return FakeDevice()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from gateway.osevents.usb import UsbAction, UsbChange, UsbDevice, UsbEvent
 from gateway.scanner.inventory import ServedDevice, UuidStore, choose, usb_identity
 from gateway.scanner.rescan import LONGEST_RETRY, RescanState, Rescanner
 from gateway.scanner.saneapi import DeviceInfo, DevicesStillOpen
-from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary, ThreadedClock
+from tests.support.fake_sane import INFO, FakeLibrary
 from tests.unit.test_scanner_core import Received, result, ticket
 
 OTHER = DeviceInfo("fake:1", "Fake", "Scanner 1", "flatbed scanner")
@@ -181,16 +181,6 @@ class TwoDevices(FakeLibrary):
 
     def reinitialise(self):
         return list(self.found)
-
-
-@pytest.fixture
-def reactor():
-    return ThreadedClock()
-
-
-@pytest.fixture
-def device():
-    return FakeDevice()
 
 
 @pytest.fixture

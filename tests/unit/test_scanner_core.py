@@ -16,7 +16,7 @@ from gateway.scanner.device import Scanner
 from gateway.scanner.inventory import ServedDevice
 from gateway.scanner.jobs import RETRIEVE_TIMEOUT
 from gateway.scanner.saneapi import Status
-from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary, ThreadedClock
+from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary
 
 
 class Listener:
@@ -42,11 +42,6 @@ class Received:
 
     def _done(self, error):
         self.ended, self.error = True, error
-
-
-@pytest.fixture
-def reactor():
-    return ThreadedClock()
 
 
 def make(reactor, device):

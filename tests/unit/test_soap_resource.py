@@ -17,7 +17,7 @@ from gateway.scanner.inventory import ServedDevice
 from gateway.wsd import namespaces as ns
 from gateway.wsd.device import WsdDevice
 from gateway.wsd.metadata import MetadataVersions
-from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary, ThreadedClock
+from tests.support.fake_sane import INFO, FakeDevice, FakeLibrary
 from tests.support.soap_client import Reply, el, envelope, job_of, ticket
 
 PC = "192.168.1.40"
@@ -59,11 +59,6 @@ class Request(DummyRequest):
     def reply(self) -> Reply:
         headers = {k.decode().lower(): v[0].decode() for k, v in self.responseHeaders.getAllRawHeaders()}
         return Reply(self.responseCode or 200, headers, b"".join(self.written))
-
-
-@pytest.fixture
-def reactor():
-    return ThreadedClock()
 
 
 @pytest.fixture
