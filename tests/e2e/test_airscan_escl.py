@@ -5,6 +5,8 @@ else JPEG; it offers no option for it), so the formats are checked by what
 the gateway logged for the job.
 """
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,3 +93,39 @@ def test_sane_airscan_finds_the_first_scanner_at_the_fixed_escl_path(gateway, tm
     done = subprocess.run(["scanimage", "-d", DEVICE, "-A"], env={"SANE_CONFIG_DIR": str(client), "PATH": "/usr/bin:/bin"},
                           capture_output=True, timeout=60)
     assert done.returncode == 0 and b"--source" in done.stdout, done.stderr.decode(errors="replace")
+
+
+def test_flatbed_colour_600_dpi_over_the_whole_test_area(client, tmp_path):
+    picture = scan(client, tmp_path / "big.png", "--source", "Flatbed", "--mode", "Color", "--resolution", "600",
+                   "-x", "300", "-y", "300")
+    # eSCL counts in 1/300 inch and the 300 mm area is 3543.3 of them: sane-airscan asks for the whole 3543,
+    # which is exactly 7086 pixels at 600 dpi (WSD, in 1/1000 inch, reaches the 7087th partial pixel).
+    assert picture.mode == "RGB" and picture.size == (7086, 7086)
+
+
+def test_a_cancelled_escl_scan_ends_its_job_and_the_next_scan_works(tmp_path):
+    slow = "geometry_max 300.0\nread-delay true\nread-delay-duration 22000\n"
+    with GatewayProcess(tmp_path / "gw", test_conf=slow) as gw:
+        client = client_config(tmp_path, escl_root(gw) + "/", protocol="escl")
+        env = dict(os.environ, SANE_CONFIG_DIR=str(client))
+        env.pop("SANE_DEBUG_AIRSCAN", None)
+        proc = subprocess.Popen(["scanimage", "-d", DEVICE, "--source", "Flatbed", "--mode", "Color", "--resolution",
+                                 "300", "-x", "210", "-y", "297", "--format=png", "-o", str(tmp_path / "cut.png")],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while "created on" not in gw.log() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while "Canceled" not in (get(f"{escl_root(gw)}/ScannerStatus").text("//pwg:JobState") or ""):
+            assert time.monotonic() < deadline, gw.log()[-3000:]
+            time.sleep(0.2)
+        picture = scan(client, tmp_path / "after.png", "--mode", "Gray", "--resolution", "75", "-x", "50", "-y", "50")
+    assert picture.size == (148, 148)
