@@ -1,13 +1,11 @@
 """sane-airscan, a WSD client nobody here wrote, scans through the gateway with scanimage."""
 
-import signal
-import subprocess
 import time
 
 import pytest
 from PIL import Image
 
-from tests.support.airscan import client_config, scanimage
+from tests.support.airscan import SLOW_TEST_CONF, cancel_mid_scan, client_config, scanimage
 from tests.support.gateway_process import GatewayProcess
 from tests.support.soap_client import call, el
 
@@ -57,25 +55,9 @@ def test_feeder_delivers_every_sheet_then_ends_on_the_empty_feeder(client, tmp_p
 
 
 def test_cancelled_scan_cancels_the_job_and_the_scanner_stays_usable(tmp_path):
-    slow = "geometry_max 300.0\nread-delay true\nread-delay-duration 22000\n"
-    with GatewayProcess(tmp_path / "gw", test_conf=slow) as gw:
+    with GatewayProcess(tmp_path / "gw", test_conf=SLOW_TEST_CONF) as gw:
         client = client_config(tmp_path, gw.scan_url)
-        env_args = ["--source", "Flatbed", "--mode", "Color", "--resolution", "300", "-x", "210", "-y", "297"]
-        import os
-        env = dict(os.environ, SANE_CONFIG_DIR=str(client))
-        proc = subprocess.Popen(["scanimage", "-d", "airscan:w0:Gateway", *env_args, "--format=png",
-                                 "-o", str(tmp_path / "cancelled.png")], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 60
-            while "created on" not in gw.log() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.0)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        cancel_mid_scan(client, gw.log, tmp_path / "cancelled.png")
         deadline = time.monotonic() + 20
         state = None
         while time.monotonic() < deadline:

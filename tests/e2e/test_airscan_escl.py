@@ -5,8 +5,6 @@ else JPEG; it offers no option for it), so the formats are checked by what
 the gateway logged for the job.
 """
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.support.airscan import client_config, scanimage
+from tests.support.airscan import SLOW_TEST_CONF, cancel_mid_scan, client_config, scanimage
 from tests.support.escl_client import escl_root, get
 from tests.support.gateway_process import ROOT, GatewayProcess
 
@@ -104,25 +102,9 @@ def test_flatbed_colour_600_dpi_over_the_whole_test_area(client, tmp_path):
 
 
 def test_a_cancelled_escl_scan_ends_its_job_and_the_next_scan_works(tmp_path):
-    slow = "geometry_max 300.0\nread-delay true\nread-delay-duration 22000\n"
-    with GatewayProcess(tmp_path / "gw", test_conf=slow) as gw:
+    with GatewayProcess(tmp_path / "gw", test_conf=SLOW_TEST_CONF) as gw:
         client = client_config(tmp_path, escl_root(gw) + "/", protocol="escl")
-        env = dict(os.environ, SANE_CONFIG_DIR=str(client))
-        env.pop("SANE_DEBUG_AIRSCAN", None)
-        proc = subprocess.Popen(["scanimage", "-d", DEVICE, "--source", "Flatbed", "--mode", "Color", "--resolution",
-                                 "300", "-x", "210", "-y", "297", "--format=png", "-o", str(tmp_path / "cut.png")],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 60
-            while "created on" not in gw.log() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.0)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        cancel_mid_scan(client, gw.log, tmp_path / "cut.png", device=DEVICE)
         deadline = time.monotonic() + 20
         while "Canceled" not in (get(f"{escl_root(gw)}/ScannerStatus").text("//pwg:JobState") or ""):
             assert time.monotonic() < deadline, gw.log()[-3000:]
