@@ -353,6 +353,7 @@ class DeviceSession:
         self._open_device = open_device
         self._name = name
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"sane-{name}")
+        self._pool.threadFactory = _daemon_thread
         self._pool.start()
         self._dev: SaneDevice | None = None
         self._cancel_requested = threading.Event()
@@ -594,6 +595,12 @@ class DeviceSession:
             self._calls.close(dev)
         if scanned:
             _give_back_free_memory()
+
+
+def _daemon_thread(*args, **kwargs) -> threading.Thread:
+    """The device thread: a daemon, so that a backend call that never returns (a hung scanner, a SANE reader
+    thread deadlocked at its cancel) cannot keep the process from exiting once the reactor has stopped."""
+    return threading.Thread(*args, daemon=True, **kwargs)
 
 
 def _give_back_free_memory() -> None:
